@@ -1,0 +1,26 @@
+"""Numerical tolerances shared by nnlib's tests, the notebooks' checks and the grader.
+
+Everything is stated for float64, the dtype every check runs in.
+"""
+
+#: Central-difference step. The truncation error of (f(x+h) - f(x-h)) / 2h is O(h**2) ~ 1e-10
+#: and the rounding error is O(eps / h) ~ 1e-11 for float64 values of order 1: h = 1e-5 balances them.
+GRAD_STEP = 1e-5
+
+#: Relative error allowed between an analytic gradient and central differences. Correct float64
+#: code measures 1e-11 to 1e-9 here; the mistakes students make (a missing factor, a transpose,
+#: a sum over the wrong axis) give 1e-2 or more. 1e-7 leaves two orders of margin on each side.
+GRAD_RTOL = 1e-7
+
+#: Relative error allowed between two exact formulas of the same quantity in float64 (a student's
+#: forward against the reference, the vectorised conv against the loops). Different but correct
+#: orders of summation differ by a few ulps times the number of terms, far below 1e-9.
+MATCH_RTOL = 1e-9
+
+#: Values whose magnitude is below this are compared absolutely rather than relatively: a relative
+#: error of 1e-30 against 1e-31 says nothing about correctness.
+ABS_FLOOR = 1e-12
+
+#: float32 cannot do better than about 1e-4 relative error in a central difference (eps32 / h);
+#: float32 results are compared against float64 references at this tolerance.
+FLOAT32_RTOL = 1e-4
