@@ -97,6 +97,25 @@ def numerical_gradient_array(f, x, dout, step=GRAD_STEP):
     return numerical_gradient(lambda v: np.sum(np.asarray(f(v), dtype=np.float64) * dout), x, step)
 
 
+def numerical_derivative(f, x, step=GRAD_STEP):
+    """Elementwise derivative ``(f(x + h) - f(x - h)) / 2h`` of an elementwise function ``f``.
+
+    One vectorised pair of calls instead of one per element: valid only when ``f(x)[i]`` depends
+    on ``x[i]`` alone (activations). ``x`` is not modified.
+
+    Returns
+    -------
+    ndarray of the shape of ``x``, float64
+
+    >>> np.round(numerical_derivative(np.sin, np.array([0.0, np.pi])), 8)
+    array([ 1., -1.])
+    """
+    x = np.asarray(x, dtype=np.float64)
+    f_plus = np.asarray(f(x + step), dtype=np.float64)
+    f_minus = np.asarray(f(x - step), dtype=np.float64)
+    return (f_plus - f_minus) / (2 * step)
+
+
 def _describe_mismatch(label, numeric, analytic, err, tol):
     worst = np.unravel_index(np.argmax(np.abs(analytic - numeric)), numeric.shape) if numeric.ndim else ()
     return (

@@ -24,3 +24,17 @@ ABS_FLOOR = 1e-12
 #: float32 cannot do better than about 1e-4 relative error in a central difference (eps32 / h);
 #: float32 results are compared against float64 references at this tolerance.
 FLOAT32_RTOL = 1e-4
+
+#: A student's result against the reference, elementwise: |actual - expected| <= CHECK_RTOL * |expected|
+#: + CHECK_ATOL. Correct but different formulas (exp(x) - 1 instead of expm1, 1 - tanh(x)**2 instead of
+#: sech(x)**2, another order of summation) agree to 1e-9 or better; every mistake in the catalogues
+#: (a missing factor, a wrong sign, a shift forgotten, the wrong axis) is off by 1e-3 or more.
+CHECK_RTOL = 1e-7
+
+#: The absolute part of the check above: results below 1e-12 (sigmoid(-30) is 9e-14) are compared
+#: absolutely, so a correct formula is not failed for rounding in values that do not matter.
+CHECK_ATOL = ABS_FLOOR
+
+#: The same check for float32 results: float32 carries about 7 digits, and a correct formula that
+#: cancels (2 * sigmoid(2x) - 1 near x = 0) loses a few more, so 1e-4 relative and 1e-6 absolute.
+FLOAT32_ATOL = 1e-6
