@@ -1,0 +1,1 @@
+"""Each chapter's exercise catalogue: ``autograder.exercises.<topic>.CATALOGUE``."""
