@@ -1,0 +1,157 @@
+"""Gradient-descent update rules: SGD, momentum, RMSProp and Adam (chapter 3).
+
+Each rule is a pure function of one parameter array ``w`` and its gradient ``dw`` (same shape):
+it returns the new parameter, of the dtype of ``w``, and, for the rules with memory, a new state
+dict. Pass ``state=None`` on the first step and the returned state on the next. Nothing modifies
+its arguments, so the previous parameter and state stay available (e.g. to plot a trajectory).
+"""
+
+import numpy as np
+
+from nnlib.validation import as_float_array, require_same_shape, require_shape
+
+
+def _prepare(w, dw, lr):
+    w, dw = as_float_array(w, "w"), as_float_array(dw, "dw")
+    require_same_shape(w, dw, "w", "dw")
+    if not lr >= 0:
+        raise ValueError(f"lr must be >= 0, got {lr}.")
+    return w, dw
+
+
+def _check_rate(value, name):
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value}.")
+
+
+def _state_array(state, key, w):
+    """``state[key]`` checked against ``w``'s shape, or zeros on the first step (``state=None``)."""
+    if state is None:
+        return np.zeros_like(w)
+    if key not in state:
+        raise ValueError(f"state must hold {key!r} (pass state=None on the first step), got keys {sorted(state)}.")
+    value = as_float_array(state[key], f"state[{key!r}]")
+    require_shape(value, w.shape, f"state[{key!r}]")
+    return value
+
+
+def sgd_step(w, dw, lr):
+    """Plain gradient descent, ``w_new = w - lr * dw``.
+
+    Parameters
+    ----------
+    w : ndarray of any shape, the parameter
+    dw : ndarray of the shape of ``w``, the gradient of the loss with respect to ``w``
+    lr : float, the learning rate (eta)
+
+    Returns
+    -------
+    w_new : ndarray of the shape and dtype of ``w``
+
+    >>> sgd_step(np.array([1.0, 2.0]), np.array([10.0, -10.0]), lr=0.1)
+    array([0., 3.])
+    """
+    w, dw = _prepare(w, dw, lr)
+    return (w - lr * dw).astype(w.dtype, copy=False)
+
+
+def momentum_step(w, dw, state, lr, beta=0.9):
+    """SGD with (heavy-ball) momentum: ``v = beta * v + dw``, ``w_new = w - lr * v``.
+
+    The velocity ``v`` is a running sum of past gradients, decayed by ``beta`` per step; it starts
+    at zero, so the first step equals an SGD step.
+
+    Parameters
+    ----------
+    w : ndarray of any shape
+    dw : ndarray of the shape of ``w``
+    state : dict ``{"velocity": ndarray of the shape of w}``, or None on the first step
+    lr : float
+    beta : float in [0, 1)
+
+    Returns
+    -------
+    w_new : ndarray of the shape and dtype of ``w``
+    state : a new dict ``{"velocity": v}``
+
+    >>> w, state = momentum_step(np.array([1.0]), np.array([1.0]), None, lr=0.1)
+    >>> w, state = momentum_step(w, np.array([1.0]), state, lr=0.1)
+    >>> w, state["velocity"]
+    (array([0.71]), array([1.9]))
+    """
+    w, dw = _prepare(w, dw, lr)
+    _check_rate(beta, "beta")
+    v = beta * _state_array(state, "velocity", w) + dw
+    return (w - lr * v).astype(w.dtype, copy=False), {"velocity": v}
+
+
+def rmsprop_step(w, dw, state, lr, decay=0.99, eps=1e-8):
+    """RMSProp: ``s = decay * s + (1 - decay) * dw**2``, ``w_new = w - lr * dw / (sqrt(s) + eps)``.
+
+    Each weight's step is divided by a running root-mean-square of its own gradients, so weights
+    with large gradients take smaller steps. ``s`` starts at zero (no bias correction).
+
+    Parameters
+    ----------
+    w : ndarray of any shape
+    dw : ndarray of the shape of ``w``
+    state : dict ``{"sq_avg": ndarray of the shape of w}``, or None on the first step
+    lr : float
+    decay : float in [0, 1)
+    eps : float > 0, keeps the division finite where ``s`` is 0
+
+    Returns
+    -------
+    w_new : ndarray of the shape and dtype of ``w``
+    state : a new dict ``{"sq_avg": s}``
+
+    >>> w, state = rmsprop_step(np.array([1.0]), np.array([2.0]), None, lr=0.01, decay=0.75)
+    >>> w, state["sq_avg"]
+    (array([0.98]), array([1.]))
+    """
+    w, dw = _prepare(w, dw, lr)
+    _check_rate(decay, "decay")
+    s = decay * _state_array(state, "sq_avg", w) + (1 - decay) * dw * dw
+    return (w - lr * dw / (np.sqrt(s) + eps)).astype(w.dtype, copy=False), {"sq_avg": s}
+
+
+def adam_step(w, dw, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Adam, with bias correction.
+
+    ``t += 1``; ``m = beta1 * m + (1 - beta1) * dw``; ``v = beta2 * v + (1 - beta2) * dw**2``;
+    ``m_hat = m / (1 - beta1**t)``; ``v_hat = v / (1 - beta2**t)``;
+    ``w_new = w - lr * m_hat / (sqrt(v_hat) + eps)``.
+
+    The bias correction undoes the pull of the zero initial ``m`` and ``v`` towards 0: on the first
+    step ``m_hat = dw`` and ``v_hat = dw**2``, so every weight with a gradient moves by about ``lr``.
+
+    Parameters
+    ----------
+    w : ndarray of any shape
+    dw : ndarray of the shape of ``w``
+    state : dict ``{"m": ndarray, "v": ndarray, "t": int}``, or None on the first step
+    lr : float
+    beta1, beta2 : float in [0, 1)
+    eps : float > 0
+
+    Returns
+    -------
+    w_new : ndarray of the shape and dtype of ``w``
+    state : a new dict ``{"m": m, "v": v, "t": t}``
+
+    >>> w, state = adam_step(np.array([1.0, 1.0]), np.array([5.0, -1.0]), None, lr=0.1)
+    >>> w.round(6), state["t"]
+    (array([0.9, 1.1]), 1)
+    """
+    w, dw = _prepare(w, dw, lr)
+    _check_rate(beta1, "beta1")
+    _check_rate(beta2, "beta2")
+    m = beta1 * _state_array(state, "m", w) + (1 - beta1) * dw
+    v = beta2 * _state_array(state, "v", w) + (1 - beta2) * dw * dw
+    if state is not None and "t" not in state:
+        raise ValueError(f"state must hold the step count 't', got keys {sorted(state)}.")
+    t = 1 if state is None else int(state["t"]) + 1
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    w_new = w - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return w_new.astype(w.dtype, copy=False), {"m": m, "v": v, "t": t}

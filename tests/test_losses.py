@@ -1,0 +1,236 @@
+"""Tests of nnlib.losses: values, gradients against central differences, stability, validation."""
+
+import numpy as np
+import pytest
+
+from nnlib import losses
+from nnlib.activations import sigmoid, sigmoid_derivative, softmax
+from nnlib.gradcheck import check_gradient
+from nnlib.tolerances import GRAD_RTOL, MATCH_RTOL
+
+pytestmark = pytest.mark.ch02
+
+
+def binary_data(rng, shape=(4, 3)):
+    """Probabilities kept away from 0 and 1 (where clipping starts), hard and soft targets."""
+    prob = rng.uniform(0.05, 0.95, shape)
+    target = rng.integers(0, 2, shape).astype(float)
+    target[0] = rng.uniform(0, 1, shape[1:])  # one row of soft targets
+    return prob, target
+
+
+def class_data(rng, n=5, k=4):
+    return rng.standard_normal((n, k)), rng.integers(0, k, n)
+
+
+# Each case: (name, function of the prediction only, prediction)
+def loss_cases(rng):
+    prob, target = binary_data(rng)
+    logits, y = class_data(rng)
+    pred, regression_target = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    return {
+        "mse": (lambda p: losses.mse(p, regression_target), pred),
+        "binary_cross_entropy": (lambda p: losses.binary_cross_entropy(p, target), prob),
+        "binary_cross_entropy_with_logits": (
+            lambda z: losses.binary_cross_entropy_with_logits(z, target),
+            rng.standard_normal((4, 3)) * 3,
+        ),
+        "softmax_cross_entropy": (lambda z: losses.softmax_cross_entropy(z, y), logits),
+    }
+
+
+NAMES = ["mse", "binary_cross_entropy", "binary_cross_entropy_with_logits", "softmax_cross_entropy"]
+
+
+# ---------------------------------------------------------------- hand-computed values
+
+
+def test_mse_hand_computed():
+    loss, grad = losses.mse(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, 0.0], [0.0, 0.0]]))
+    assert loss == pytest.approx((0 + 4 + 9 + 16) / 4)
+    np.testing.assert_allclose(grad, [[0.0, 1.0], [1.5, 2.0]], rtol=MATCH_RTOL)  # 2 * diff / 4
+
+
+def test_binary_cross_entropy_hand_computed():
+    loss, grad = losses.binary_cross_entropy(np.array([0.8, 0.25]), np.array([1.0, 0.0]))
+    assert loss == pytest.approx(-(np.log(0.8) + np.log(0.75)) / 2, rel=MATCH_RTOL)
+    np.testing.assert_allclose(grad, [-1 / 0.8 / 2, 1 / 0.75 / 2], rtol=MATCH_RTOL)
+
+
+def test_binary_cross_entropy_with_logits_hand_computed():
+    z = np.array([np.log(3.0), np.log(3.0)])  # sigmoid = 0.75
+    loss, grad = losses.binary_cross_entropy_with_logits(z, np.array([1.0, 0.0]))
+    assert loss == pytest.approx(-(np.log(0.75) + np.log(0.25)) / 2, rel=MATCH_RTOL)
+    np.testing.assert_allclose(grad, [-0.25 / 2, 0.75 / 2], rtol=MATCH_RTOL)
+
+
+def test_softmax_cross_entropy_hand_computed():
+    logits = np.array([[0.0, np.log(3.0)], [np.log(2.0), np.log(2.0)], [0.0, np.log(3.0)]])
+    loss, grad = losses.softmax_cross_entropy(logits, np.array([0, 1, 1]))
+    assert loss == pytest.approx(-(np.log(0.25) + np.log(0.5) + np.log(0.75)) / 3, rel=MATCH_RTOL)
+    expected = np.array([[0.25 - 1, 0.75], [0.5, 0.5 - 1], [0.25, 0.75 - 1]]) / 3
+    np.testing.assert_allclose(grad, expected, rtol=MATCH_RTOL)
+
+
+def test_uniform_logits_cost_log_k(rng):
+    loss, _ = losses.softmax_cross_entropy(np.full((6, 10), 3.7), rng.integers(0, 10, 6))
+    assert loss == pytest.approx(np.log(10), rel=MATCH_RTOL)
+
+
+# ---------------------------------------------------------------- gradients
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gradient_check(name, rng):
+    f, pred = loss_cases(rng)[name]
+    loss, grad = f(pred)
+    assert isinstance(loss, float)
+    assert grad.shape == pred.shape and grad.dtype == np.float64
+    assert check_gradient(lambda p: f(p)[0], pred, grad, name=name) < GRAD_RTOL
+
+
+def test_mse_with_prediction_used_as_target_too(rng):
+    """mse(p, 0.5 * p + 1): p reaches the loss as prediction and (shifted) as target."""
+    p = rng.standard_normal((3, 4))
+    _, g = losses.mse(p, 0.5 * p + 1)
+    # d loss / d target = -g, and d target / d p = 0.5
+    check_gradient(lambda v: losses.mse(v, 0.5 * v + 1)[0], p, g - 0.5 * g, name="mse(p, 0.5 p + 1)")
+
+
+def test_binary_cross_entropy_with_logits_used_twice(rng):
+    """bce_logits(z, sigmoid(z)); the loss is linear in the target with slope -z / size."""
+    z = 3 * rng.standard_normal(7)
+    _, g = losses.binary_cross_entropy_with_logits(z, sigmoid(z))
+    dz = g + (-z / z.size) * sigmoid_derivative(z)
+    check_gradient(lambda v: losses.binary_cross_entropy_with_logits(v, sigmoid(v))[0], z, dz)
+
+
+def test_softmax_cross_entropy_with_logits_used_twice(rng):
+    """softmax_cross_entropy(z * z): the product rule adds the two paths, 2 z * grad."""
+    z, y = class_data(rng)
+    _, g = losses.softmax_cross_entropy(z * z, y)
+    check_gradient(lambda v: losses.softmax_cross_entropy(v * v, y)[0], z, 2 * z * g)
+
+
+# ---------------------------------------------------------------- dtype and inputs
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_float32_in_float32_out(name, rng):
+    f, pred = loss_cases(rng)[name]
+    loss, grad = f(pred.astype(np.float32))
+    assert isinstance(loss, float)
+    assert grad.dtype == np.float32 and grad.shape == pred.shape
+    _, grad64 = f(pred)
+    np.testing.assert_allclose(grad, grad64, rtol=1e-5, atol=1e-7)
+
+
+def test_inputs_are_not_modified(rng):
+    prob, target = binary_data(rng)
+    logits, y = class_data(rng)
+    arrays = [prob, target, logits, y]
+    before = [a.copy() for a in arrays]
+    losses.mse(prob, target)
+    losses.binary_cross_entropy(prob, target)
+    losses.binary_cross_entropy_with_logits(logits[:4, :3], target)
+    losses.softmax_cross_entropy(logits, y)
+    for a, b in zip(arrays, before):
+        np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------- properties on random inputs
+
+
+def test_with_logits_agrees_with_probabilities_for_moderate_logits(rng):
+    z = rng.uniform(-8, 8, (20, 3))
+    _, target = binary_data(rng, (20, 3))
+    loss_z, grad_z = losses.binary_cross_entropy_with_logits(z, target)
+    loss_p, grad_p = losses.binary_cross_entropy(sigmoid(z), target)
+    # log(1 - sigmoid(z)) loses ~ eps / (1 - sigmoid(8)) ~ 1e-13 relative; 1e-10 leaves margin
+    assert loss_z == pytest.approx(loss_p, rel=1e-10)
+    np.testing.assert_allclose(grad_p * sigmoid_derivative(z), grad_z, rtol=1e-10)
+
+
+def test_softmax_cross_entropy_properties(rng):
+    z, y = class_data(rng, n=50, k=6)
+    z *= 4
+    loss, grad = losses.softmax_cross_entropy(z, y)
+    assert loss > 0
+    np.testing.assert_allclose(grad.sum(axis=1), 0, atol=1e-16)  # softmax and one-hot both sum to 1
+    assert np.all(grad[np.arange(50), y] < 0)  # the true class is pushed up, all others down
+    shifted, _ = losses.softmax_cross_entropy(z + 100 * rng.standard_normal((50, 1)), y)
+    assert shifted == pytest.approx(loss, rel=1e-12)
+    np.testing.assert_allclose(grad * 50 + np.eye(6)[y], softmax(z), rtol=1e-12, atol=1e-15)
+
+
+def test_mse_is_zero_only_at_the_target(rng):
+    t = rng.standard_normal(5)
+    assert losses.mse(t, t) == (0.0, pytest.approx(np.zeros(5)))
+    assert losses.mse(t + 1e-3, t)[0] > 0
+
+
+# ---------------------------------------------------------------- stability at large magnitudes
+
+
+@pytest.mark.parametrize("scale", [1e3, 1e4])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_cross_entropy_of_huge_logits(scale, dtype, strict_fp):
+    logits = np.array([[scale, 0.0, -scale]] * 3, dtype=dtype)
+    loss, grad = losses.softmax_cross_entropy(logits, np.array([0, 1, 2]))
+    assert loss == pytest.approx((0 + scale + 2 * scale) / 3, rel=1e-6)
+    expected = np.array([[0, 0, 0], [1, -1, 0], [1, 0, -1]]) / 3
+    np.testing.assert_allclose(grad, expected, atol=1e-7)
+
+
+@pytest.mark.parametrize("scale", [1e3, 1e4])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_cross_entropy_with_huge_logits(scale, dtype, strict_fp):
+    z = np.array([scale, scale, -scale, -scale], dtype=dtype)
+    loss, grad = losses.binary_cross_entropy_with_logits(z, np.array([1.0, 0.0, 1.0, 0.0], dtype=dtype))
+    assert loss == pytest.approx(2 * scale / 4, rel=1e-6)  # only the two wrong answers cost |z|
+    np.testing.assert_allclose(grad, np.array([0.0, 1.0, -1.0, 0.0]) / 4, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_cross_entropy_of_certain_probabilities_is_finite(dtype, strict_fp):
+    prob = np.array([0.0, 1.0, 0.0, 1.0], dtype=dtype)
+    loss, grad = losses.binary_cross_entropy(prob, np.array([0.0, 1.0, 1.0, 0.0], dtype=dtype))
+    assert np.isfinite(loss) and np.all(np.isfinite(grad))
+    assert loss > 10  # two confidently wrong answers: -log(eps) each, about 27.6 (16.6 in float32)
+    assert grad[2] < 0 < grad[3]  # the gradient still points towards the right answer
+
+
+def test_mse_of_large_values(strict_fp):
+    loss, grad = losses.mse(np.array([1e4, -1e4]), np.array([-1e4, 1e4]))
+    assert loss == 4e8
+    np.testing.assert_array_equal(grad, [2e4, -2e4])
+
+
+# ---------------------------------------------------------------- validation
+
+
+def test_shape_mismatch_is_rejected_naming_both_shapes():
+    for f in (losses.mse, losses.binary_cross_entropy, losses.binary_cross_entropy_with_logits):
+        with pytest.raises(ValueError, match=r"\(4,\) and \(4, 1\)"):
+            f(np.full(4, 0.5), np.zeros((4, 1)))  # a column of targets would broadcast to (4, 4)
+
+
+def test_binary_cross_entropy_rejects_logits():
+    with pytest.raises(ValueError, match="with_logits"):
+        losses.binary_cross_entropy(np.array([2.5, -1.0]), np.array([1.0, 0.0]))
+
+
+def test_softmax_cross_entropy_validation():
+    with pytest.raises(ValueError, match=r"\(N, K\).*\(4,\)"):
+        losses.softmax_cross_entropy(np.zeros(4), np.array([0]))
+    with pytest.raises(ValueError, match=r"\(3,\), got shape \(2,\)"):
+        losses.softmax_cross_entropy(np.zeros((3, 4)), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"\[0, 4\)"):
+        losses.softmax_cross_entropy(np.zeros((2, 4)), np.array([0, 4]))
+    with pytest.raises(TypeError, match="integer"):
+        losses.softmax_cross_entropy(np.zeros((2, 4)), np.array([0.0, 1.0]))
+
+
+def test_empty_input_is_rejected():
+    with pytest.raises(ValueError, match="at least one element"):
+        losses.mse(np.zeros(0), np.zeros(0))

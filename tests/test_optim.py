@@ -1,0 +1,176 @@
+"""Tests of nnlib.optim: hand-computed steps, known limits, purity, dtype, stability."""
+
+import numpy as np
+import pytest
+
+from nnlib import optim
+
+pytestmark = pytest.mark.ch03
+
+STATEFUL = {
+    "momentum": lambda w, dw, state, **kw: optim.momentum_step(w, dw, state, lr=0.1, **kw),
+    "rmsprop": lambda w, dw, state, **kw: optim.rmsprop_step(w, dw, state, lr=0.01, **kw),
+    "adam": lambda w, dw, state, **kw: optim.adam_step(w, dw, state, lr=0.01, **kw),
+}
+
+
+# ---------------------------------------------------------------- hand-computed steps
+
+
+def test_sgd_hand_computed():
+    np.testing.assert_allclose(optim.sgd_step(np.array([1.0, -2.0]), np.array([0.5, 4.0]), lr=0.1), [0.95, -2.4])
+
+
+def test_momentum_two_steps_hand_computed():
+    w, state = optim.momentum_step(np.array([1.0]), np.array([2.0]), None, lr=0.1, beta=0.5)
+    np.testing.assert_allclose(w, [0.8])  # v = 2, like an SGD step
+    w, state = optim.momentum_step(w, np.array([-1.0]), state, lr=0.1, beta=0.5)
+    np.testing.assert_allclose(state["velocity"], [0.0])  # 0.5 * 2 - 1
+    np.testing.assert_allclose(w, [0.8])
+
+
+def test_rmsprop_two_steps_hand_computed():
+    w, state = optim.rmsprop_step(np.array([1.0]), np.array([2.0]), None, lr=0.1, decay=0.75, eps=0.0)
+    np.testing.assert_allclose(state["sq_avg"], [1.0])  # 0.25 * 4
+    np.testing.assert_allclose(w, [0.8])  # 1 - 0.1 * 2 / 1
+    w, state = optim.rmsprop_step(w, np.array([4.0]), state, lr=0.1, decay=0.75, eps=0.0)
+    np.testing.assert_allclose(state["sq_avg"], [4.75])  # 0.75 * 1 + 0.25 * 16
+    np.testing.assert_allclose(w, [0.8 - 0.4 / np.sqrt(4.75)])
+
+
+def test_adam_two_steps_hand_computed():
+    w, state = optim.adam_step(np.array([1.0]), np.array([2.0]), None, lr=0.1, beta1=0.5, beta2=0.75, eps=0.0)
+    assert state["t"] == 1
+    np.testing.assert_allclose(w, [0.9])  # m_hat = 2, v_hat = 4
+    w, state = optim.adam_step(w, np.array([4.0]), state, lr=0.1, beta1=0.5, beta2=0.75, eps=0.0)
+    np.testing.assert_allclose(state["m"], [0.5 * 1 + 0.5 * 4])  # m_1 = 1
+    np.testing.assert_allclose(state["v"], [0.75 * 1 + 0.25 * 16])  # v_1 = 1
+    m_hat, v_hat = 2.5 / (1 - 0.5**2), 4.75 / (1 - 0.75**2)
+    np.testing.assert_allclose(w, [0.9 - 0.1 * m_hat / np.sqrt(v_hat)])
+    assert state["t"] == 2
+
+
+# ---------------------------------------------------------------- behaviour
+
+
+def test_adam_first_step_moves_each_weight_by_about_lr(rng):
+    w = rng.standard_normal(1000)
+    dw = rng.choice([-1, 1], 1000) * 10.0 ** rng.uniform(-3, 3, 1000)  # six orders of magnitude
+    w_new, _ = optim.adam_step(w, dw, None, lr=0.01)
+    # m_hat / sqrt(v_hat) = dw / |dw| exactly; eps / |dw| <= 1e-5 is the only deviation
+    np.testing.assert_allclose(w_new - w, -0.01 * np.sign(dw), rtol=1e-4)
+
+
+def test_adam_bias_correction_keeps_steps_at_lr_for_a_constant_gradient(rng):
+    """With a constant gradient, the corrected m_hat and v_hat are exact at every step."""
+    w, dw, state = np.zeros(5), rng.standard_normal(5), None
+    for _ in range(20):
+        w_new, state = optim.adam_step(w, dw, state, lr=0.01)
+        np.testing.assert_allclose(w_new - w, -0.01 * np.sign(dw), rtol=1e-6)
+        w = w_new
+    assert state["t"] == 20
+
+
+def test_momentum_velocity_approaches_gradient_over_one_minus_beta(rng):
+    dw, state = rng.standard_normal(4), None
+    w = np.zeros(4)
+    for _ in range(300):
+        w, state = optim.momentum_step(w, dw, state, lr=0.01, beta=0.9)
+    np.testing.assert_allclose(state["velocity"], dw / (1 - 0.9), rtol=1e-12)
+
+
+def test_rmsprop_normalises_the_step_size(rng):
+    dw, state = 10.0 ** rng.uniform(-3, 3, 6), None
+    w = np.zeros(6)
+    for _ in range(3000):
+        w_new, state = optim.rmsprop_step(w, dw, state, lr=0.01)
+        w = w_new
+    np.testing.assert_allclose(state["sq_avg"], dw**2, rtol=1e-9)
+    w_next, _ = optim.rmsprop_step(w, dw, state, lr=0.01)
+    np.testing.assert_allclose(w - w_next, 0.01, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["sgd", *STATEFUL])
+def test_minimises_an_ill_conditioned_quadratic(name):
+    """f(w) = 0.5 * sum(a * w**2), minimum at 0; every optimiser must get there from w = 1."""
+    a = np.array([1.0, 10.0])
+    w, state = np.ones(2), None
+    lr = {"sgd": 0.05, "momentum": 0.02, "rmsprop": 0.01, "adam": 0.05}[name]
+    for _ in range(500):
+        dw = a * w
+        if name == "sgd":
+            w = optim.sgd_step(w, dw, lr=lr)
+        else:
+            w, state = getattr(optim, f"{name}_step")(w, dw, state, lr=lr)
+    assert 0.5 * np.sum(a * w**2) < 1e-3
+
+
+# ---------------------------------------------------------------- purity and dtype
+
+
+@pytest.mark.parametrize("name", STATEFUL)
+def test_arguments_and_previous_state_are_not_modified(name, rng):
+    step = STATEFUL[name]
+    w, dw = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+    _, state1 = step(w, dw, None)
+    frozen = {k: np.copy(v) for k, v in state1.items()}
+    w_before, dw_before = w.copy(), dw.copy()
+    w2, state2 = step(w, dw, state1)
+    np.testing.assert_array_equal(w, w_before)
+    np.testing.assert_array_equal(dw, dw_before)
+    assert state2 is not state1
+    for k in frozen:
+        np.testing.assert_array_equal(state1[k], frozen[k])
+    assert not np.shares_memory(w2, w)
+
+
+def test_sgd_does_not_modify_w(rng):
+    w = rng.standard_normal(3)
+    before = w.copy()
+    optim.sgd_step(w, np.ones(3), lr=0.1)
+    np.testing.assert_array_equal(w, before)
+
+
+@pytest.mark.parametrize("name", ["sgd", *STATEFUL])
+def test_float32_weights_stay_float32(name, rng):
+    w = rng.standard_normal(4).astype(np.float32)
+    for dw in (np.ones(4, dtype=np.float32), np.ones(4)):  # also with a float64 gradient
+        if name == "sgd":
+            w_new = optim.sgd_step(w, dw, lr=0.1)
+        else:
+            w_new, state = STATEFUL[name](w, dw, None)
+            w_new, _ = STATEFUL[name](w_new, dw, state)
+        assert w_new.dtype == np.float32 and w_new.shape == w.shape
+
+
+# ---------------------------------------------------------------- stability
+
+
+@pytest.mark.parametrize("name", STATEFUL)
+def test_huge_and_zero_gradients_stay_finite(name, strict_fp):
+    dw = np.array([1e4, -1e4, 1e3, -1e3, 0.0])
+    w, state = np.zeros(5), None
+    for _ in range(3):
+        w, state = STATEFUL[name](w, dw, state)
+    assert np.all(np.isfinite(w)) and all(np.all(np.isfinite(v)) for v in state.values())
+    assert w[4] == 0.0  # no gradient, no move
+    if name != "momentum":  # adaptive methods: the step does not grow with the gradient
+        assert np.all(np.abs(w[:4]) < 1.0)
+
+
+# ---------------------------------------------------------------- validation
+
+
+def test_validation():
+    with pytest.raises(ValueError, match=r"\(3,\) and \(3, 1\)"):
+        optim.sgd_step(np.zeros(3), np.zeros((3, 1)), lr=0.1)
+    with pytest.raises(ValueError, match="lr"):
+        optim.sgd_step(np.zeros(3), np.zeros(3), lr=-0.1)
+    with pytest.raises(ValueError, match="beta"):
+        optim.momentum_step(np.zeros(3), np.zeros(3), None, lr=0.1, beta=1.0)
+    with pytest.raises(ValueError, match=r"state\['velocity'\] must have shape \(3,\), got shape \(2,\)"):
+        optim.momentum_step(np.zeros(3), np.zeros(3), {"velocity": np.zeros(2)}, lr=0.1)
+    with pytest.raises(ValueError, match="'t'"):
+        optim.adam_step(np.zeros(3), np.zeros(3), {"m": np.zeros(3), "v": np.zeros(3)}, lr=0.1)
+    with pytest.raises(ValueError, match="state=None"):
+        optim.rmsprop_step(np.zeros(3), np.zeros(3), {}, lr=0.1)
