@@ -200,7 +200,12 @@ def _compare_value(expected, actual, label, exercise, args):
         if not isinstance(actual, (int, float, np.integer, np.floating)) or isinstance(actual, bool):
             return f"{label} should be a number, got {_describe_type(actual)}."
         exp, act = np.float64(expected), np.float64(actual)
-    bad = ~np.isfinite(act) & np.isfinite(exp)
+    nonfinite_expected = ~np.isfinite(exp)
+    if np.any(nonfinite_expected & ~np.isclose(act, exp, equal_nan=True)):  # only when comparing with a mistake
+        index = _index(np.argwhere(nonfinite_expected)[0]) if np.ndim(exp) else ()
+        return f"{label} should hold {np.asarray(exp)[index]} at index {index}, got {np.asarray(act)[index]}."
+    exp, act = np.where(nonfinite_expected, 0.0, exp), np.where(nonfinite_expected, 0.0, act)
+    bad = ~np.isfinite(act)
     if np.any(bad):
         index = _index(np.argwhere(bad)[0]) if np.ndim(act) else ()
         return f"{label} holds {np.asarray(act)[index]} at index {index}{_input_at(args, index, exp)}, where {np.asarray(exp)[index]:.6g} was expected."
@@ -235,6 +240,17 @@ def _rel_error_where_defined(numeric, actual):
     actual = np.asarray(actual, dtype=np.float64)
     defined = np.isfinite(numeric)
     return rel_error(numeric[defined], actual[defined])
+
+
+def _same_layout(expected, actual):
+    """True if ``actual`` has the structure, shapes and dtypes of ``expected`` (values aside)."""
+    if isinstance(expected, tuple):
+        return isinstance(actual, (tuple, list)) and len(actual) == len(expected) and all(
+            _same_layout(e, a) for e, a in zip(expected, actual)
+        )
+    if isinstance(expected, np.ndarray):
+        return isinstance(actual, np.ndarray) and actual.shape == expected.shape and actual.dtype == expected.dtype
+    return np.ndim(actual) == 0
 
 
 def _compare(expected, actual, exercise, args):
@@ -308,7 +324,8 @@ class Catalogue:
         actual = self._call_student(exercise, case, args, function, forward, reproduce)
         on_case = f"On {case.description}: "
         problem = _compare(expected, actual, exercise, args)
-        consistency = self._numerical_consistency(exercise, args, actual, forward)
+        # A wrong shape or dtype says nothing about the derivative's values: no hint about the forward then.
+        consistency = self._numerical_consistency(exercise, args, actual, forward) if _same_layout(expected, actual) else None
         if problem is None:
             if consistency == "inconsistent":
                 return [f"Your {exercise.name} is right, but your {exercise.forward} disagrees with it: check {exercise.forward}."]
@@ -343,7 +360,7 @@ class Catalogue:
             )
         numeric_warnings = [w for w in caught if issubclass(w.category, RuntimeWarning)]
         if numeric_warnings:
-            cause = self._likely_cause(exercise, args, actual)
+            cause = self._likely_cause(exercise, args, actual, warned=True)
             raise _Stop(
                 "failed",
                 f"{on_case}numerical warning \"{numeric_warnings[0].message}\": an overflow or a division by zero is a "
@@ -373,17 +390,24 @@ class Catalogue:
             return None
         return "consistent" if all(e <= GRAD_RTOL for e in errors) else "inconsistent"
 
-    def _likely_cause(self, exercise, args, actual):
+    def _likely_cause(self, exercise, args, actual, warned=False):
+        """The cause of the first known mistake whose result matches ``actual``.
+
+        After a numerical warning, mistakes that warn too are tried first: on huge inputs an
+        overflowing formula and a merely wrong one can give the same numbers.
+        """
+        matches = []
         for mistake in exercise.mistakes:
             try:
-                with warnings.catch_warnings(), np.errstate(all="ignore"):
-                    warnings.simplefilter("ignore")
+                with warnings.catch_warnings(record=True) as caught, np.errstate(**NUMERICAL_WARNINGS):
+                    warnings.simplefilter("always")
                     wrong = exercise.run(mistake.implementation, exercise.forward_reference, *_copy_args(args))
             except Exception:
                 continue
             if _compare(wrong, actual, exercise, args) is None:
-                return mistake.cause
-        return None
+                mistake_warned = any(issubclass(w.category, RuntimeWarning) for w in caught)
+                matches.append((mistake_warned != warned, mistake.cause))
+        return min(matches, key=lambda match: match[0])[1] if matches else None
 
     def bind(self):
         """The ``check`` and ``grade`` functions a notebook imports."""

@@ -239,3 +239,31 @@ def test_a_real_exercise_end_to_end():
         assert ACTIVATIONS.evaluate("sigmoid", stable_sigmoid).passed
         assert ACTIVATIONS.evaluate("sigmoid", stable_sigmoid, hidden=True).passed
     assert ACTIVATIONS.evaluate("sigmoid", ref.sigmoid).status == "failed"
+
+
+def test_a_mistake_that_gives_nan_is_not_blamed_for_finite_wrong_values():
+    nan_mistake = Mistake("gives NaN", lambda x: np.full_like(x, np.nan))
+    exercise = Exercise("square", square, SQUARE.cases[:1], mistakes=(nan_mistake,) + SQUARE.mistakes)
+    report = Catalogue("t", (exercise,)).evaluate("square", lambda x: 2 * x)
+    assert "Likely cause: doubling is not squaring." in report.message
+
+
+def test_after_an_overflow_the_mistake_that_overflows_is_named_first():
+    cases = (Case("huge", lambda rng: (np.array([-1e4, 1e4]),)),)
+    exercise = Exercise(
+        "sig",
+        ref.sigmoid,
+        cases,
+        mistakes=(
+            Mistake("clipped", lambda x: ref.sigmoid(np.clip(x, -800, 800))),  # same values, no warning
+            Mistake("naive formula overflows", lambda x: 1 / (1 + np.exp(-x))),
+        ),
+    )
+    report = Catalogue("t", (exercise,)).evaluate("sig", lambda x: 1 / (1 + np.exp(-x)))
+    assert "Likely cause: naive formula overflows." in report.message
+
+
+def test_a_dtype_mistake_gets_no_hint_about_the_forward():
+    report = evaluate(lambda x: (2 * x).astype(np.float32), "square_derivative", lambda x: x**2)
+    assert "should have dtype float64" in report.message
+    assert "numerical derivative" not in report.message

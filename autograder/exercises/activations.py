@@ -71,6 +71,8 @@ def softmax_backward_cases():
         Case("peaked probabilities (logits scaled by 10)", draw((6, 4), scale=10.0)),
         Case("a batch of 16 rows of 10 classes", draw((16, 10)), hidden=True),
         Case("two classes", draw((8, 2)), hidden=True),
+        Case("a batch of sequences, shape (2, 3, 4): the classes are the last axis", draw((2, 3, 4))),
+        Case("a batch of sequences, shape (3, 2, 6)", draw((3, 2, 6)), hidden=True),
     )
 
 
@@ -84,6 +86,9 @@ def softmax_cases():
         Case("float32 logits of shape (3, 4)", lambda rng: (rng.standard_normal((3, 4)).astype(np.float32),)),
         Case("a single class, shape (5, 1)", lambda rng: (rng.standard_normal((5, 1)),), hidden=True),
         Case("logits shifted by 1e4, shape (8, 10)", lambda rng: (1e4 + rng.standard_normal((8, 10)),), hidden=True),
+        Case("logits of shape (2, 3, 5): softmax runs over the last axis", lambda rng: (rng.standard_normal((2, 3, 5)),)),
+        Case("a batch of sequences of shape (3, 2, 4), rows offset by -1000, 0 and +1000",
+             lambda rng: (rng.standard_normal((3, 2, 4)) + np.array([-1000.0, 0.0, 1000.0])[:, None, None],), hidden=True),
     )
 
 
@@ -93,6 +98,8 @@ EXERCISES = (
         ref.sigmoid,
         elementwise_cases(),
         mistakes=(
+            Mistake("1 / (1 + exp(-x)) overflows in exp(-x) for x = -1000 (and np.where evaluates both of its branches, so hiding it in "
+                    "one branch does not help): compute both branches from exp(-|x|)", naive_sigmoid),
             Mistake("the sign of the exponent is flipped: sigmoid is 1 / (1 + exp(-x))", lambda x: 1 / (1 + np.exp(x))),
             Mistake("0.5 * (1 + tanh(x)) needs tanh(x / 2)", lambda x: 0.5 * (1 + np.tanh(x))),
             Mistake("the result is clipped to avoid overflow, which changes it far from 0", lambda x: naive_sigmoid(np.clip(x, -10, 10))),
@@ -152,6 +159,8 @@ EXERCISES = (
             Mistake("the gradient is passed where x < 0 too: it is 0 there", lambda x: np.ones_like(x)),
             Mistake("x >= 0 gives 1 at the kink x = 0; this course uses 0 there (x > 0)", lambda x: (x >= 0).astype(x.dtype)),
             Mistake("np.where(x > 0, x, 0) is ReLU itself, not its derivative", lambda x: np.where(x > 0, x, 0)),
+            Mistake("np.where(x > 0, 1.0, 0.0) returns float64 whatever the input: add .astype(x.dtype) to keep float32",
+                    lambda x: np.where(x > 0, 1.0, 0.0)),
         ),
     ),
     Exercise(
@@ -174,6 +183,10 @@ EXERCISES = (
             Mistake("the derivative is 0 for x <= 0: for leaky ReLU it is the slope", lambda x, a: (x > 0).astype(x.dtype)),
             Mistake("the two sides are swapped: 1 for x > 0, slope otherwise", lambda x, a: np.where(x > 0, a, 1.0).astype(x.dtype)),
             Mistake("slope * x is the function, not its derivative, for x <= 0", lambda x, a: np.where(x > 0, 1.0, a * x).astype(x.dtype)),
+            Mistake("np.where(x > 0, 1.0, slope) returns float64 whatever the input: add .astype(x.dtype) to keep float32",
+                    lambda x, a: np.where(x > 0, 1.0, a)),
+            Mistake("x >= 0 gives 1 at the kink x = 0; this course uses the slope there (x > 0)",
+                    lambda x, a: np.where(x >= 0, 1.0, a).astype(x.dtype)),
         ),
     ),
     Exercise(
@@ -193,6 +206,8 @@ EXERCISES = (
         forward="elu",
         numerical=derivative_of_own_forward(kinks=(0.0,)),
         mistakes=(
+            Mistake("np.where evaluates both branches: alpha * exp(x) overflows for large positive x unless exp sees min(x, 0)",
+                    lambda x, a: np.where(x > 0, 1.0, a * np.exp(x)).astype(x.dtype)),
             Mistake("alpha is ignored: for x <= 0 the derivative is alpha * exp(x)", lambda x, a: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0))).astype(x.dtype)),
             Mistake("alpha * (exp(x) - 1) is ELU itself, not its derivative", lambda x, a: np.where(x > 0, 1.0, a * np.expm1(np.minimum(x, 0))).astype(x.dtype)),
             Mistake("the derivative for x > 0 is 1, not x", lambda x, a: np.where(x > 0, x, a * np.exp(np.minimum(x, 0))).astype(x.dtype)),
@@ -203,11 +218,16 @@ EXERCISES = (
         ref.softmax,
         softmax_cases(),
         mistakes=(
+            Mistake("the logits are shifted by the maximum of the whole array: shift each row by its own maximum "
+                    "(x.max(axis=-1, keepdims=True)), or a row far below the others becomes 0 / 0",
+                    lambda x: np.exp(x - x.max()) / np.sum(np.exp(x - x.max()), axis=-1, keepdims=True)),
             Mistake("the logits are not shifted by their maximum, so exp overflows", lambda x: np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)),
             Mistake("the sum runs over the wrong axis (the batch, axis 0): each row, not each column, must sum to 1",
                     lambda x: np.exp(x - x.max(axis=0)) / np.sum(np.exp(x - x.max(axis=0)), axis=0, keepdims=True)),
             Mistake("the sum runs over the whole array instead of each row", lambda x: np.exp(x - x.max()) / np.sum(np.exp(x - x.max()))),
             Mistake("the exponentials are not normalised", lambda x: np.exp(x - x.max(axis=-1, keepdims=True))),
+            Mistake("axis=1 is the last axis only for 2-D arrays: softmax runs over the classes, axis=-1",
+                    lambda x: np.exp(x - x.max(axis=1, keepdims=True)) / np.sum(np.exp(x - x.max(axis=1, keepdims=True)), axis=1, keepdims=True)),
         ),
     ),
     Exercise(
@@ -225,6 +245,8 @@ EXERCISES = (
             Mistake("the sum of dout * s runs over the wrong axis (the batch, axis 0)",
                     lambda dout, s: s * (dout - np.sum(dout * s, axis=0, keepdims=True))),
             Mistake("dout - s * sum(dout) is the backward pass of log-softmax", lambda dout, s: dout - s * np.sum(dout, axis=-1, keepdims=True)),
+            Mistake("axis=1 is the last axis only for 2-D arrays: sum dout * s over the classes, axis=-1",
+                    lambda dout, s: s * (dout - np.sum(dout * s, axis=1, keepdims=True))),
         ),
     ),
 )
