@@ -180,7 +180,15 @@ def _describe_type(value):
 
 def _compare_value(expected, actual, label, exercise, args):
     """Return None if ``actual`` matches ``expected`` at the exercise's tolerance, else a sentence."""
+    with np.errstate(all="ignore"):  # inf - inf in a mistake's result must not warn
+        return _compare_finite(expected, actual, label, exercise, args)
+
+
+def _compare_finite(expected, actual, label, exercise, args):
     rtol, atol = exercise.rtol, exercise.atol
+    if any(isinstance(a, np.ndarray) and a.dtype == np.float32 for a in args):
+        # computed from float32 inputs (a loss is a Python float even then): compare at float32 precision
+        rtol, atol = max(rtol, FLOAT32_RTOL), max(atol, FLOAT32_ATOL)
     if isinstance(expected, np.ndarray):
         if not isinstance(actual, np.ndarray):
             return f"{label} should be a numpy array of shape {expected.shape}, got {_describe_type(actual)}."
@@ -235,10 +243,12 @@ def _input_at(args, index, expected):
 
 
 def _rel_error_where_defined(numeric, actual):
-    """rel_error over the elements where the numerical gradient is defined (NaN marks a kink)."""
+    """rel_error over the elements where the numerical gradient is defined (NaN marks a kink), or None."""
     numeric = np.asarray(numeric, dtype=np.float64)
     actual = np.asarray(actual, dtype=np.float64)
     defined = np.isfinite(numeric)
+    if not defined.any():
+        return None  # nothing to compare: every element sits on a kink
     return rel_error(numeric[defined], actual[defined])
 
 
@@ -332,8 +342,12 @@ class Catalogue:
             return []
         cause = self._likely_cause(exercise, args, actual)
         hint = f" Likely cause: {cause}." if cause else ""
-        if consistency == "consistent":
+        if consistency == "consistent" and exercise.forward == exercise.name:  # a (loss, gradient) exercise
+            hint += " Your gradient does match a numerical derivative of your loss, so the loss itself is wrong."
+        elif consistency == "consistent":
             hint += f" It does match a numerical derivative of your own {exercise.forward}, so fix {exercise.forward} first."
+        elif consistency == "inconsistent" and exercise.forward == exercise.name:
+            hint += " Your gradient does not match a numerical derivative of your own loss either."
         elif consistency == "inconsistent":
             hint += f" It does not match a numerical derivative of your {exercise.forward} either."
         raise _Stop("failed", f"{on_case}{problem}{hint} {reproduce}")
@@ -386,7 +400,10 @@ class Catalogue:
             got = actual if exercise.outputs else (actual,)
             want = numeric if exercise.outputs else (numeric,)
             errors = [_rel_error_where_defined(n, a) for n, a in zip(want, got) if n is not None]
+            errors = [e for e in errors if e is not None]
         except Exception:  # a broken forward or a wrong shape: the reference comparison reports it
+            return None
+        if not errors:
             return None
         return "consistent" if all(e <= GRAD_RTOL for e in errors) else "inconsistent"
 

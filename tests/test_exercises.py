@@ -33,7 +33,7 @@ def test_catalogues_are_found():
     assert {c.chapter for c in CATALOGUES} >= {"01_activations"}
 
 
-@pytest.mark.parametrize("catalogue, exercise", EXERCISES, ids=lambda v: getattr(v, "name", getattr(v, "chapter", "")))
+@pytest.mark.parametrize("catalogue, exercise", EXERCISES, ids=[f"{c.chapter}-{e.name}" for c, e in EXERCISES])
 @pytest.mark.parametrize("seed", [0, 1, 2024])
 @pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
 def test_reference_passes(catalogue, exercise, seed, hidden):
@@ -43,7 +43,7 @@ def test_reference_passes(catalogue, exercise, seed, hidden):
     assert report.passed, str(report)
 
 
-@pytest.mark.parametrize("catalogue, exercise", EXERCISES, ids=lambda v: getattr(v, "name", getattr(v, "chapter", "")))
+@pytest.mark.parametrize("catalogue, exercise", EXERCISES, ids=[f"{c.chapter}-{e.name}" for c, e in EXERCISES])
 def test_every_exercise_has_visible_and_hidden_cases_and_three_mistakes(catalogue, exercise):
     assert any(not c.hidden for c in exercise.cases)
     assert any(c.hidden for c in exercise.cases)
@@ -51,7 +51,7 @@ def test_every_exercise_has_visible_and_hidden_cases_and_three_mistakes(catalogu
 
 
 @pytest.mark.parametrize(
-    "catalogue, exercise, mistake", MISTAKES, ids=lambda v: getattr(v, "name", getattr(v, "cause", "")[:40])
+    "catalogue, exercise, mistake", MISTAKES, ids=[f"{c.chapter}-{e.name}-{m.cause[:40]}" for c, e, m in MISTAKES]
 )
 def test_mistake_is_rejected_and_diagnosed(catalogue, exercise, mistake):
     forward = exercise.forward_reference or reference_forward(catalogue, exercise)
@@ -60,7 +60,7 @@ def test_mistake_is_rejected_and_diagnosed(catalogue, exercise, mistake):
     assert f"Likely cause: {mistake.cause}" in report.message, report.message
 
 
-@pytest.mark.parametrize("catalogue, exercise", EXERCISES, ids=lambda v: getattr(v, "name", getattr(v, "chapter", "")))
+@pytest.mark.parametrize("catalogue, exercise", EXERCISES, ids=[f"{c.chapter}-{e.name}" for c, e in EXERCISES])
 def test_calling_the_reference_is_caught(catalogue, exercise):
     if exercise.reference not in catalogue.forbidden:
         pytest.skip("this exercise's reference is not one of nnlib's public functions")
@@ -74,7 +74,7 @@ def test_calling_the_reference_is_caught(catalogue, exercise):
     assert "calls nnlib's answer" in report.message
 
 
-@pytest.mark.parametrize("catalogue, exercise", EXERCISES, ids=lambda v: getattr(v, "name", getattr(v, "chapter", "")))
+@pytest.mark.parametrize("catalogue, exercise", EXERCISES, ids=[f"{c.chapter}-{e.name}" for c, e in EXERCISES])
 def test_a_stub_is_not_attempted(catalogue, exercise):
     def stub(*args):
         raise NotImplementedError
