@@ -1,0 +1,514 @@
+"""Chapter 2's exercises, loss functions: inputs to try, references, and known mistakes.
+
+The notebook imports ``check`` and ``grade`` from here. Each ``Mistake`` is a wrong answer that
+students really write; tests/test_exercises.py proves that every one is rejected.
+
+Every loss returns ``(loss, gradient)``. Its exercise names itself as its own ``forward``: the
+student passes the same function twice, ``check("mse", mse, mse)``, and the check differentiates
+the student's own loss numerically, so a failure also says whether the student's gradient agrees
+with the student's loss (then the loss itself is what to fix) or not (then the gradient is wrong).
+
+Three exercises have no nnlib counterpart (``mse_on_sigmoid``, ``log_sum_exp``, ``one_hot``); their
+references are written here, on top of nnlib's.
+"""
+
+import numpy as np
+
+from autograder.checks import Case, Catalogue, Exercise, Mistake
+from nnlib import activations as act
+from nnlib import losses as ref
+from nnlib.gradcheck import numerical_gradient
+from nnlib.tolerances import GRAD_STEP
+
+#: Beyond this input magnitude the numerical gradient of a loss says nothing: a loss of size L has a
+#: rounding error of about 1e-16 * L, which central differences divide by 2 * GRAD_STEP, so at
+#: |input| ~ 1000 the error (1e-8 and more) swamps the 1e-7 agreement a correct gradient shows.
+#: Those cases (the stability cases) are compared with the reference only.
+NUMERICAL_MAX_INPUT = 50.0
+
+
+# -- references without an nnlib counterpart ----------------------------------------------------
+
+
+def mse_on_sigmoid_reference(logits, target):
+    """``mean((sigmoid(z) - t)**2)`` and its gradient ``2 (s - t) s (1 - s) / size`` w.r.t. ``z``."""
+    s = act.sigmoid(logits)
+    loss, dprob = ref.mse(s, target)
+    return loss, dprob * s * (1 - s)
+
+
+def log_sum_exp_reference(x):
+    """``log(sum(exp(x)))`` over the last axis, shifted by the maximum: shape ``x.shape[:-1]``."""
+    m = np.max(x, axis=-1)
+    return m + np.log(np.sum(np.exp(x - m[..., None]), axis=-1))
+
+
+def one_hot_reference(y, num_classes):
+    """Row ``i`` is the float64 one-hot vector of ``y[i]``: shape ``(N, num_classes)``."""
+    return np.eye(num_classes)[y]
+
+
+# -- numerical gradients of the student's own loss -----------------------------------------------
+
+
+class NothingToCompare(Exception):
+    """Raised by a ``numerical`` function where central differences cannot judge the gradient.
+
+    The check treats any exception there as "no numerical comparison" and then says nothing about
+    the student's own loss; returning ``(None, None)`` instead would count as agreement.
+    """
+
+
+def gradient_of_own_loss(defined=None):
+    """``numerical(forward, x, *rest) -> (None, dx)``: central differences of ``forward(x, *rest)[0]``.
+
+    The loss itself has nothing numerical to compare with, hence ``None``. ``defined(x)`` is a mask
+    of the elements where the derivative exists (clipping makes the loss flat at p = 0 and 1); the
+    others are NaN, which the check skips. float32 inputs and inputs beyond NUMERICAL_MAX_INPUT raise
+    NothingToCompare: central differences cannot resolve those to the gradient tolerance.
+    """
+
+    def numerical(forward, x, *rest):
+        if x.dtype != np.float64 or np.max(np.abs(x)) > NUMERICAL_MAX_INPUT:
+            raise NothingToCompare("float32 or large inputs")
+        x = np.array(x, dtype=np.float64)
+        mask = np.ones(x.shape, dtype=bool) if defined is None else defined(x)
+        if not mask.any():
+            raise NothingToCompare("no element where the loss is differentiable")
+        grad = np.full(x.shape, np.nan)
+
+        def loss_of(values):
+            perturbed = x.copy()
+            perturbed[mask] = values
+            return forward(perturbed, *rest)[0]
+
+        grad[mask] = numerical_gradient(loss_of, x[mask].copy())
+        return None, grad
+
+    return numerical
+
+
+def inside_unit_interval(p):
+    """Where ``p +- 2 * GRAD_STEP`` stays inside (0, 1), away from the clipping."""
+    return (p > 2 * GRAD_STEP) & (p < 1 - 2 * GRAD_STEP)
+
+
+# -- cases ---------------------------------------------------------------------------------------
+
+
+def regression_pair(shape, scale=1.0):
+    return lambda rng: (scale * rng.standard_normal(shape), scale * rng.standard_normal(shape))
+
+
+def float32_grid_pair(shape):
+    """float32 predictions and targets on a grid of 1/8 in [-4, 4].
+
+    Squares and sums of such values are exact in float32, so the loss (a Python float, which the
+    check compares at the float64 tolerance) is the same whichever order a correct answer sums in.
+    """
+    return lambda rng: tuple((rng.integers(-32, 33, shape) / 8).astype(np.float32) for _ in range(2))
+
+
+def binary_targets(rng, shape):
+    return rng.integers(0, 2, shape).astype(np.float64)
+
+
+def probabilities(shape, low=0.02, high=0.98):
+    return lambda rng: (rng.uniform(low, high, shape), binary_targets(rng, shape))
+
+
+def probabilities_at_0_and_1(rng):
+    """Every combination of p in {0, 1} and t in {0, 1}, among ordinary probabilities."""
+    prob = np.concatenate([[0.0, 0.0, 1.0, 1.0], rng.uniform(0.02, 0.98, 8)])
+    target = np.concatenate([[0.0, 1.0, 0.0, 1.0], binary_targets(rng, 8)])
+    return prob, target
+
+
+def soft_targets(shape):
+    return lambda rng: (rng.uniform(0.02, 0.98, shape), rng.uniform(0, 1, shape))
+
+
+def logits_and_targets(shape, scale=1.0):
+    return lambda rng: (scale * rng.standard_normal(shape), binary_targets(rng, shape))
+
+
+def logits_and_soft_targets(shape, scale=1.0):
+    return lambda rng: (scale * rng.standard_normal(shape), rng.uniform(0, 1, shape))
+
+
+def large_logits_and_targets(sign=None):
+    """Logits of magnitude 1000 and 1e4 (of one sign, or both), each with both targets."""
+
+    def draw(rng):
+        z = np.concatenate([[1000.0, 1000.0, 1e4, 1e4], rng.uniform(500, 2000, 4)])
+        z = np.concatenate([z, -z]) if sign is None else sign * z
+        return z, np.tile([0.0, 1.0], len(z) // 2)
+
+    return draw
+
+
+def confidently_wrong(rng):
+    """Logits of magnitude 3 to 12 whose sign contradicts the target: the saturated side of the sigmoid."""
+    t = binary_targets(rng, 12)
+    z = rng.uniform(3, 12, 12) * np.where(t == 1, -1, 1)
+    return z, t
+
+
+def every_label(n, k):
+    """Labels of shape (n,) with every class in [0, k) present (n >= k), shuffled."""
+
+    def labels(rng):
+        return rng.permutation(np.concatenate([np.arange(k), rng.integers(0, k, n - k)]))
+
+    return labels
+
+
+def classes(n, k, scale=1.0, shift=0.0, labels=None):
+    labels = labels or every_label(n, k)
+    return lambda rng: (shift + scale * rng.standard_normal((n, k)), labels(rng))
+
+
+def square_batch_labels(rng):
+    """Labels for 5 rows of 5 classes such that onehot(y).T != onehot(y).
+
+    A square batch lets a one-hot built on the wrong axis run without a shape error; the two
+    differ unless y[y[i]] == i for every i, which y[0] = 1, y[1] = 2 rules out.
+    """
+    y = rng.integers(0, 5, 5)
+    y[:2] = 1, 2
+    return y
+
+
+def rows_far_apart(rng):
+    """Two rows of logits, one near +1000 and one near -1000, so one global maximum does not do."""
+    return (np.stack([1000 + rng.standard_normal(4), -1000 + rng.standard_normal(4)]),)
+
+
+def magnitude_1000(shape):
+    return lambda rng: (rng.uniform(-1000, 1000, shape),)
+
+
+def logits(shape, scale=1.0, shift=0.0, dtype=np.float64):
+    return lambda rng: ((shift + scale * rng.standard_normal(shape)).astype(dtype),)
+
+
+# -- mistakes ------------------------------------------------------------------------------------
+
+
+def overflowing(mistake):
+    """The mistake with +-inf in its outputs replaced by NaN.
+
+    A mistake that overflows is compared with the student's result to name the likely cause, and
+    the check computes ``|actual - expected| - rtol * |expected|``, which warns (invalid value) for
+    an infinite ``expected``; NaN compares quietly and matches whatever the student's overflow gave.
+    A NaN matches anything, so such mistakes come after the others of their exercise.
+    """
+
+    def implementation(*args):
+        out = mistake(*args)
+        values = out if isinstance(out, tuple) else (out,)
+        values = tuple(np.where(np.isinf(v), np.nan, v) if isinstance(v, np.ndarray)
+                       else (np.nan if np.isinf(v) else v) for v in values)
+        return values if isinstance(out, tuple) else values[0]
+
+    return implementation
+
+
+def rescaled(loss_function, loss_factor=None, grad_factor=None):
+    """``loss_function`` with its loss and gradient multiplied by ``factor(*args)`` (a missing 1/N, a sign)."""
+
+    def implementation(*args):
+        loss, grad = loss_function(*args)
+        return (loss * (loss_factor(*args) if loss_factor else 1), grad * (grad_factor(*args) if grad_factor else 1))
+
+    return implementation
+
+
+def batch_size(z, y):
+    return len(y)
+
+
+def size(x, target):
+    return x.size
+
+
+def minus_one(*args):
+    return -1
+
+
+def shifted_softmax(x, axis=-1):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def softmax_ce_from(p, y, n):
+    """Loss and gradient of cross-entropy given probabilities ``p`` (which may be wrong)."""
+    rows = np.arange(len(y))
+    grad = p.copy()
+    grad[rows, y] -= 1
+    return -float(np.mean(np.log(p[rows, y]))), grad / n
+
+
+def bce_unclipped(p, t):
+    loss = -float(np.mean(t * np.log(p) + (1 - t) * np.log(1 - p)))
+    return loss, (p - t) / (p * (1 - p)) / p.size
+
+
+def bce_clipped(p, t, eps, grad_formula):
+    q = np.clip(p, eps, 1 - eps)
+    loss = -float(np.mean(t * np.log(q) + (1 - t) * np.log(1 - q)))
+    return loss, grad_formula(q, t) / p.size
+
+
+def bce_grad(q, t):
+    return (q - t) / (q * (1 - q))
+
+
+def bce_logits_stable_loss(z, t):
+    return float(np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))))
+
+
+def bce_logits_with_gradient(gradient):
+    """The right loss, and ``gradient(s, t) / N`` with ``s = sigmoid(z)`` as the gradient."""
+    return lambda z, t: (bce_logits_stable_loss(z, t), gradient(act.sigmoid(z), t) / z.size)
+
+
+def bce_logits_through_sigmoid(z, t):
+    s = act.sigmoid(z)
+    return -float(np.mean(t * np.log(s) + (1 - t) * np.log(1 - s))), (s - t) / z.size
+
+
+def mse_on_sigmoid_with_gradient(gradient):
+    """The right loss, and ``gradient(s, t, z) / N`` with ``s = sigmoid(z)`` as the gradient."""
+
+    def mistake(z, t):
+        s = act.sigmoid(z)
+        return float(np.mean((s - t) ** 2)), gradient(s, t, z) / z.size
+
+    return mistake
+
+
+def wrong_axis_one_hot_gradient(z, y):
+    return ref.softmax_cross_entropy(z, y)[0], (act.softmax(z) - np.eye(z.shape[1])[y].T) / len(y)
+
+
+def unshifted_softmax(z):
+    return np.exp(z) / np.sum(np.exp(z), axis=1, keepdims=True)
+
+
+EXERCISES = (
+    Exercise(
+        "mse",
+        ref.mse,
+        (
+            Case("standard normal predictions and targets of shape (4, 5)", regression_pair((4, 5))),
+            Case("a batch of one, shape (1, 3)", regression_pair((1, 3))),
+            Case("1-D predictions of shape (8,)", regression_pair((8,))),
+            Case("float32 inputs of shape (5, 3)", float32_grid_pair((5, 3))),
+            Case("a column of 32 regression targets, shape (32, 1)", regression_pair((32, 1)), hidden=True),
+            Case("values of magnitude 1000, shape (3, 4)", regression_pair((3, 4), scale=1000.0), hidden=True),
+            Case("a perfect prediction (zero loss and gradient), shape (6, 2)",
+                 lambda rng: (lambda x: (x, x.copy()))(rng.standard_normal((6, 2))), hidden=True),
+            Case("float32 inputs of shape (2, 3, 4)", float32_grid_pair((2, 3, 4)), hidden=True),
+        ),
+        outputs=("loss", "dpred"),
+        forward="mse",
+        numerical=gradient_of_own_loss(),
+        mistakes=(
+            Mistake("the squared errors are summed, not averaged: divide the loss and the gradient by pred.size",
+                    lambda p, t: (float(np.sum((p - t) ** 2)), 2 * (p - t))),
+            Mistake("the loss is divided by the number of rows only: average over all pred.size elements",
+                    lambda p, t: (float(np.sum((p - t) ** 2) / len(p)), 2 * (p - t) / len(p))),
+            Mistake("the gradient misses the 1/N of the mean: it is 2 * (pred - target) / pred.size",
+                    lambda p, t: (float(np.mean((p - t) ** 2)), 2 * (p - t))),
+            Mistake("the factor 2 from differentiating the square is missing from the gradient",
+                    lambda p, t: (float(np.mean((p - t) ** 2)), (p - t) / p.size)),
+            Mistake("the gradient's sign is flipped: the derivative of (pred - target)**2 with respect to pred is "
+                    "2 * (pred - target)",
+                    lambda p, t: (float(np.mean((p - t) ** 2)), 2 * (t - p) / p.size)),
+        ),
+    ),
+    Exercise(
+        "binary_cross_entropy",
+        ref.binary_cross_entropy,
+        (
+            Case("probabilities in (0, 1) of shape (4, 5), targets 0 and 1", probabilities((4, 5))),
+            Case("probabilities of exactly 0 and 1 (clipping)", probabilities_at_0_and_1),
+            Case("a batch of one, shape (1,)", probabilities((1,))),
+            Case("probabilities of shape (30,)", probabilities((30,)), hidden=True),
+            Case("confident probabilities within 1e-3 of 0 and 1, shape (6, 2)",
+                 lambda rng: (lambda t: (np.abs(t - rng.uniform(1e-4, 1e-3, t.shape)), t))(binary_targets(rng, (6, 2))),
+                 hidden=True),
+            Case("soft targets in [0, 1], shape (3, 4)", soft_targets((3, 4)), hidden=True),
+            Case("probabilities of exactly 0 and 1, again", probabilities_at_0_and_1, hidden=True),
+        ),
+        outputs=("loss", "dprob"),
+        forward="binary_cross_entropy",
+        numerical=gradient_of_own_loss(defined=inside_unit_interval),
+        mistakes=(
+            Mistake("p is clipped with eps = 1e-7: this chapter uses eps = 1e-12 (the default argument)",
+                    lambda p, t: bce_clipped(p, t, 1e-7, bce_grad)),
+            Mistake("p - t is the gradient with respect to the logit z; with respect to the probability p it is "
+                    "(p - t) / (p (1 - p)), over N",
+                    lambda p, t: bce_clipped(p, t, 1e-12, lambda q, t: q - t)),
+            Mistake("the gradient's sign is flipped: dJ/dp = -t/p + (1 - t)/(1 - p), over N",
+                    lambda p, t: bce_clipped(p, t, 1e-12, lambda q, t: -bce_grad(q, t))),
+            Mistake("the gradient misses the 1/N of the mean",
+                    rescaled(lambda p, t: bce_clipped(p, t, 1e-12, bce_grad), grad_factor=size)),
+            Mistake("the minus sign in front of the mean is missing: cross-entropy is positive",
+                    rescaled(lambda p, t: bce_clipped(p, t, 1e-12, bce_grad), minus_one, minus_one)),
+            Mistake("p is not clipped (or only inside the logs): clip p to [eps, 1 - eps] first and use the clipped p "
+                    "in the loss and in the gradient",
+                    overflowing(bce_unclipped)),
+        ),
+    ),
+    Exercise(
+        "mse_on_sigmoid",
+        mse_on_sigmoid_reference,
+        (
+            Case("standard normal logits of shape (4, 5), targets 0 and 1", logits_and_targets((4, 5))),
+            Case("confidently wrong logits (|z| from 3 to 12, the wrong sign)", confidently_wrong),
+            Case("a batch of one, shape (1,)", logits_and_targets((1,))),
+            Case("logits spread over [-6, 6], shape (40,)", logits_and_targets((40,), scale=3.0), hidden=True),
+            Case("logits of magnitude 1000 and 1e4", large_logits_and_targets(), hidden=True),
+            Case("soft targets, shape (3, 4)", logits_and_soft_targets((3, 4)), hidden=True),
+        ),
+        outputs=("loss", "dlogits"),
+        forward="mse_on_sigmoid",
+        numerical=gradient_of_own_loss(),
+        mistakes=(
+            Mistake("the chain rule stops at the prediction: multiply by the sigmoid's derivative s * (1 - s)",
+                    mse_on_sigmoid_with_gradient(lambda s, t, z: 2 * (s - t))),
+            Mistake("the sigmoid's derivative is s * (1 - s) with s = sigmoid(z), not z * (1 - z)",
+                    mse_on_sigmoid_with_gradient(lambda s, t, z: 2 * (s - t) * z * (1 - z))),
+            Mistake("(s - t) / N is the gradient of cross-entropy, not of the squared error: 2 (s - t) s (1 - s) / N",
+                    mse_on_sigmoid_with_gradient(lambda s, t, z: s - t)),
+            Mistake("the gradient misses the 1/N of the mean",
+                    mse_on_sigmoid_with_gradient(lambda s, t, z: 2 * (s - t) * s * (1 - s) * z.size)),
+        ),
+    ),
+    Exercise(
+        "binary_cross_entropy_with_logits",
+        ref.binary_cross_entropy_with_logits,
+        (
+            Case("standard normal logits of shape (4, 5), targets 0 and 1", logits_and_targets((4, 5))),
+            Case("positive logits of magnitude 1000 and 1e4", large_logits_and_targets(+1)),
+            Case("negative logits of magnitude 1000 and 1e4", large_logits_and_targets(-1)),
+            Case("a batch of one, shape (1,)", logits_and_targets((1,))),
+            Case("logits spread over [-30, 30], shape (50,)", logits_and_targets((50,), scale=10.0), hidden=True),
+            Case("logits of magnitude 1000 and 1e4, both signs", large_logits_and_targets(), hidden=True),
+            Case("soft targets, shape (3, 4)", logits_and_soft_targets((3, 4), scale=3.0), hidden=True),
+        ),
+        outputs=("loss", "dlogits"),
+        forward="binary_cross_entropy_with_logits",
+        numerical=gradient_of_own_loss(),
+        mistakes=(
+            Mistake("the gradient's sign is flipped: dJ/dz = (sigmoid(z) - t) / N",
+                    bce_logits_with_gradient(lambda s, t: t - s)),
+            Mistake("this is the gradient with respect to the probability p = sigmoid(z); with respect to the logit z "
+                    "the chain rule gives (p - t) / N",
+                    bce_logits_with_gradient(lambda s, t: (s - t) / (s * (1 - s)))),
+            Mistake("the gradient misses the 1/N of the mean",
+                    bce_logits_with_gradient(lambda s, t: (s - t) * s.size)),
+            Mistake("log(sigmoid(z)) and log(1 - sigmoid(z)) reach log(0), and exp(-z) overflows, for large |z|: "
+                    "use max(z, 0) - z t + log1p(exp(-|z|))",
+                    overflowing(bce_logits_through_sigmoid)),
+        ),
+    ),
+    Exercise(
+        "log_sum_exp",
+        log_sum_exp_reference,
+        (
+            Case("standard normal logits of shape (4, 5)", logits((4, 5))),
+            Case("logits of magnitude up to 1000, shape (3, 6)", magnitude_1000((3, 6))),
+            Case("rows far apart: one row near +1000, one near -1000", rows_far_apart),
+            Case("a batch of one, shape (1, 7)", logits((1, 7))),
+            Case("float32 logits of shape (3, 4)", logits((3, 4), dtype=np.float32)),
+            Case("logits shifted by 1e4, shape (8, 10)", logits((8, 10), shift=1e4), hidden=True),
+            Case("a single class, shape (5, 1)", logits((5, 1)), hidden=True),
+            Case("a 3-D array of shape (2, 3, 4) (the last axis holds the classes)", logits((2, 3, 4)), hidden=True),
+            Case("float32 logits of magnitude up to 1000, shape (4, 6)",
+                 lambda rng: (rng.uniform(-1000, 1000, (4, 6)).astype(np.float32),), hidden=True),
+        ),
+        mistakes=(
+            Mistake("the maximum subtracted inside the exponential must be added back: m + log(sum(exp(x - m)))",
+                    lambda x: np.log(np.sum(np.exp(x - x.max(axis=-1, keepdims=True)), axis=-1))),
+            Mistake("the result keeps the reduced axis (keepdims=True): return shape x.shape[:-1], e.g. (N,)",
+                    lambda x: log_sum_exp_reference(x)[..., None]),
+            Mistake("the sum runs over the batch (axis 0) instead of each row's classes (the last axis)",
+                    lambda x: (lambda m: m + np.log(np.sum(np.exp(x - m[None]), axis=0)))(x.max(axis=0))),
+            # Both give NaN (for +-inf) where they fail, which matches anything: they come last, and the
+            # global maximum first, as its result is right on the row that holds that maximum.
+            Mistake("one maximum for the whole array: a row far below it underflows to log(0); subtract each row's own maximum",
+                    overflowing(lambda x: x.max() + np.log(np.sum(np.exp(x - x.max()), axis=-1)))),
+            Mistake("the logits are not shifted by their maximum, so exp overflows",
+                    overflowing(lambda x: np.log(np.sum(np.exp(x), axis=-1)))),
+        ),
+    ),
+    Exercise(
+        "one_hot",
+        one_hot_reference,
+        (
+            Case("6 labels of 4 classes, every class present", lambda rng: (every_label(6, 4)(rng), 4)),
+            Case("a batch where the last class is absent: 5 labels in [0, 3) of 4 classes",
+                 lambda rng: (every_label(5, 3)(rng), 4)),
+            Case("a batch of one, 3 classes", lambda rng: (rng.integers(0, 3, 1), 3)),
+            Case("50 labels of 10 classes", lambda rng: (every_label(50, 10)(rng), 10), hidden=True),
+            Case("two classes, 7 labels", lambda rng: (every_label(7, 2)(rng), 2), hidden=True),
+            Case("fewer labels than classes: 3 labels of 8 classes", lambda rng: (rng.permutation(7)[:3], 8), hidden=True),
+        ),
+        mistakes=(
+            Mistake("one-hot on the wrong axis: row i must be the one-hot vector of y[i], shape (N, num_classes)",
+                    lambda y, k: np.eye(k)[y].T),
+            Mistake("(y[:, None] == np.arange(num_classes)) gives booleans: return float64 numbers (astype(np.float64))",
+                    lambda y, k: y[:, None] == np.arange(k)),
+            Mistake("the number of classes is taken from the labels (y.max() + 1): a class absent from the batch still needs its column",
+                    lambda y, k: np.eye(y.max() + 1)[y]),
+        ),
+    ),
+    Exercise(
+        "softmax_cross_entropy",
+        ref.softmax_cross_entropy,
+        (
+            Case("a square batch: 5 rows of 5 classes", classes(5, 5, labels=square_batch_labels)),
+            Case("logits of magnitude 1000, shape (6, 4)", classes(6, 4, scale=1000.0)),
+            Case("a batch of one, 3 classes", classes(1, 3, labels=lambda rng: rng.integers(0, 3, 1))),
+            Case("8 rows of 3 classes, labels of every class", classes(8, 3)),
+            Case("16 rows of 10 classes", classes(16, 10), hidden=True),
+            Case("logits shifted by 1e4, 6 rows of 4 classes", classes(6, 4, shift=1e4), hidden=True),
+            Case("logits of magnitude 1e4, 4 rows of 4 classes", classes(4, 4, scale=1e4), hidden=True),
+            Case("two classes, 7 rows", classes(7, 2), hidden=True),
+        ),
+        outputs=("loss", "dlogits"),
+        forward="softmax_cross_entropy",
+        numerical=gradient_of_own_loss(),
+        mistakes=(
+            Mistake("the loss is summed over the batch instead of averaged: divide the loss and the gradient by N",
+                    rescaled(ref.softmax_cross_entropy, batch_size, batch_size)),
+            Mistake("the mean runs over all N*K entries of onehot * log-probabilities: average over the N rows only",
+                    rescaled(ref.softmax_cross_entropy, lambda z, y: 1 / z.shape[1], lambda z, y: 1 / z.shape[1])),
+            Mistake("the gradient misses the 1/N of the mean: (softmax - onehot) / N",
+                    rescaled(ref.softmax_cross_entropy, grad_factor=batch_size)),
+            Mistake("the gradient's sign is flipped: dJ/dz = (softmax - onehot) / N",
+                    rescaled(ref.softmax_cross_entropy, grad_factor=minus_one)),
+            Mistake("one-hot on the wrong axis: row i of onehot must mark column y[i]",
+                    wrong_axis_one_hot_gradient),
+            Mistake("softmax is normalised over the batch (axis 0) instead of over each row's classes",
+                    lambda z, y: softmax_ce_from(shifted_softmax(z, axis=0), y, len(y))),
+            # Last, log(softmax) first: the NaNs of the overflow would match its result (a right gradient).
+            Mistake("log(softmax) takes log(0) where a probability underflows: "
+                    "compute log-probabilities as z - log_sum_exp(z)",
+                    overflowing(lambda z, y: softmax_ce_from(shifted_softmax(z), y, len(y)))),
+            Mistake("the logits are not shifted by their maximum, so exp overflows",
+                    overflowing(lambda z, y: softmax_ce_from(unshifted_softmax(z), y, len(y)))),
+        ),
+    ),
+)
+
+#: The nnlib functions this chapter asks students to write themselves. log_softmax is among them:
+#: z - log_softmax(z) is log_sum_exp(z), the trick exercise 5 asks for; sigmoid and softmax stay free.
+FORBIDDEN = (ref.mse, ref.binary_cross_entropy, ref.binary_cross_entropy_with_logits, ref.softmax_cross_entropy,
+             act.log_softmax)
+
+CATALOGUE = Catalogue("02_losses", EXERCISES, forbidden=FORBIDDEN)
+check, grade = CATALOGUE.bind()
