@@ -1,0 +1,390 @@
+"""Chapter 3, backpropagation and gradient descent: the notebook's structure, what the catalogue
+checks beyond the generic tests (tests/test_exercises.py), and the plots, headless.
+
+The notebook itself runs under nbval (``pytest --nbval-lax solutions/03_backprop``).
+"""
+
+import io
+import json
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from autograder.exercises import backprop  # noqa: E402
+from nnlib import data, dense, gradcheck, optim  # noqa: E402
+from nnlib import activations as act  # noqa: E402
+from nnlib.viz import training as viz  # noqa: E402
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "03_backprop" / "03_backprop.ipynb"
+CATALOGUE = backprop.CATALOGUE
+TOTAL_POINTS = 24
+
+
+def _cells():
+    return json.loads(NOTEBOOK.read_text())["cells"]
+
+
+def _source(cell):
+    return "".join(cell["source"])
+
+
+def _nbgrader(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError
+
+
+# -- the notebook's structure ---------------------------------------------------------------------
+
+
+def test_the_chapter_folder_holds_only_the_notebook():
+    assert sorted(p.name for p in NOTEBOOK.parent.iterdir()) == [NOTEBOOK.name]
+
+
+def test_kernel_is_python3():
+    assert json.loads(NOTEBOOK.read_text())["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_every_exercise_has_exactly_one_graded_cell_with_points():
+    graded = [c for c in _cells() if _nbgrader(c).get("grade")]
+    for name in CATALOGUE.exercises:
+        cells = [c for c in graded if re.search(rf'^grade\("{name}",', _source(c), re.M)]
+        assert len(cells) == 1, f"{name}: {len(cells)} graded cells"
+        cell = cells[0]
+        meta = _nbgrader(cell)
+        assert meta["points"] > 0 and meta["locked"] and not meta["solution"]
+        assert meta["grade_id"] == f"test_{name}"
+        source = _source(cell)
+        assert "### BEGIN HIDDEN TESTS" in source and f'grade("{name}", ' in source and "hidden=True" in source
+    names = {m.group(1) for c in graded for m in re.finditer(r'grade\("(\w+)"', _source(c))}
+    assert names == set(CATALOGUE.exercises), "a graded cell grades an exercise the catalogue does not have"
+
+
+def test_grade_ids_are_unique_and_points_add_up():
+    ids = [_nbgrader(c)["grade_id"] for c in _cells() if _nbgrader(c)]
+    assert len(ids) == len(set(ids))
+    points = sum(_nbgrader(c).get("points", 0) for c in _cells() if _nbgrader(c).get("grade"))
+    assert points == TOTAL_POINTS
+    assert f"{TOTAL_POINTS} points" in _source(_cells()[1])
+
+
+def test_statements_give_the_points_of_their_graded_cell():
+    cells = _cells()
+    for name in CATALOGUE.exercises:
+        statement = next(c for c in cells if _nbgrader(c).get("grade_id") == f"{name}_statement")
+        graded = next(c for c in cells if _nbgrader(c).get("grade_id") == f"test_{name}")
+        points = _nbgrader(graded)["points"]
+        assert f"({points} point" in _source(statement), name
+
+
+def test_solution_cells_keep_the_signature_and_docstring_outside_the_markers():
+    cells = _cells()
+    solutions = [(i, c) for i, c in enumerate(cells) if _nbgrader(c).get("solution")]
+    assert {_nbgrader(c)["grade_id"] for _, c in solutions} == {f"{n}_solution" for n in CATALOGUE.exercises}
+    for i, cell in solutions:
+        source = _source(cell)
+        name = _nbgrader(cell)["grade_id"].removesuffix("_solution")
+        assert source.count("### BEGIN SOLUTION") == 1 and source.count("### END SOLUTION") == 1
+        before = source.split("### BEGIN SOLUTION")[0]
+        assert re.search(rf"^def {name}\(", before, re.M), name
+        assert '"""' in before, f"{name}: the docstring must stand before the solution markers"
+        assert not _nbgrader(cell)["locked"] and not _nbgrader(cell)["grade"]
+        # the visible check follows the solution
+        following = _source(cells[i + 1])
+        assert following.startswith(f'check("{name}", {name}'), following
+
+
+def test_backward_checks_pass_the_forward():
+    for name, exercise in CATALOGUE.exercises.items():
+        if exercise.forward:
+            graded = next(c for c in _cells() if _nbgrader(c).get("grade_id") == f"test_{name}")
+            assert f'grade("{name}", {name}, {exercise.forward})' in _source(graded)
+
+
+def test_code_cells_import_explicitly():
+    for cell in _cells():
+        if cell["cell_type"] != "code":
+            continue
+        source = _source(cell)
+        assert not re.search(r"^\s*from \S+ import \*", source, re.M), source
+        assert "sys.path" not in source and "autoreload" not in source
+
+
+def test_setup_cell_is_locked_and_binds_this_catalogue():
+    setup = next(c for c in _cells() if _nbgrader(c).get("grade_id") == "setup")
+    assert _nbgrader(setup)["locked"]
+    assert "from autograder.exercises.backprop import check, grade" in _source(setup)
+
+
+def test_only_checked_cells_store_outputs():
+    for cell in _cells():
+        if cell["cell_type"] == "code" and cell.get("outputs"):
+            assert _source(cell).startswith("# NBVAL_CHECK_OUTPUT")
+
+
+def test_markdown_cells_before_the_first_exercise_are_locked():
+    for cell in _cells()[:3]:
+        assert _nbgrader(cell)["locked"] and cell["cell_type"] == "markdown"
+
+
+# -- the catalogue: what the generic tests do not cover -------------------------------------------
+
+
+def test_a_parameter_update_in_place_is_caught():
+    def in_place(params, grads, lr):
+        for k in params:
+            params[k] -= lr * grads[k]
+        return params
+
+    report = CATALOGUE.evaluate("sgd_update", in_place)
+    assert report.status == "failed" and "modified its input" in report.message
+
+
+def test_replacing_entries_of_the_given_dict_is_caught():
+    def replaces(params, grads, lr):
+        for k in params:
+            params[k] = params[k] - lr * grads[k]
+        return params
+
+    report = CATALOGUE.evaluate("sgd_update", replaces)
+    assert report.status == "failed" and "changed the dict of parameters" in report.message
+
+    def loop(loss_fn, params, x, y, lr, num_steps):
+        losses = []
+        for _ in range(num_steps):
+            loss, grads = loss_fn(params, x, y)
+            losses.append(loss)
+            for k in params:
+                params[k] = params[k] - lr * grads[k]
+        return params, losses
+
+    report = CATALOGUE.evaluate("gradient_descent", loop)
+    assert report.status == "failed" and "changed the dict of parameters" in report.message
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("hidden", [False, True])
+def test_the_forward_difference_is_too_inaccurate_at_the_tolerance(seed, hidden):
+    forward_difference = backprop.EXERCISES[2].mistakes[0].implementation
+    report = CATALOGUE.evaluate("numerical_gradient", forward_difference, seed=seed, hidden=hidden)
+    assert report.status == "failed" and "forward difference" in report.message
+
+
+def test_an_unrestored_x_is_diagnosed_even_when_the_gradient_is_right():
+    def no_restore(f, x, h=1e-5):
+        grad = np.zeros(x.shape)
+        for i in np.ndindex(x.shape):
+            original = x[i]
+            x[i] = original + h
+            f_plus = f(x)
+            x[i] = original - h
+            grad[i] = (f_plus - f(x)) / (2 * h)
+        return grad
+
+    report = CATALOGUE.evaluate("numerical_gradient", no_restore)
+    assert report.status == "failed" and "x after the call" in report.message and "restored" in report.message
+
+
+def test_a_forward_without_its_cache_is_explained():
+    report = CATALOGUE.evaluate("affine_forward", lambda x, w, b: x @ w + b)
+    assert report.status == "failed" and "should return a pair (out, cache)" in report.message
+
+
+@pytest.mark.parametrize(
+    "name, answer, forward",
+    [
+        ("numerical_gradient", lambda f, x, h=1e-5: gradcheck.numerical_gradient(f, x, h), None),
+        ("affine_backward", lambda dout, cache: dense.affine_backward(dout, cache), lambda x, w, b: (x @ w + b, (x, w, b.dtype))),
+        ("relu_backward", lambda dout, cache: act.elementwise_backward(dout, cache), lambda x: (np.maximum(x, 0), (x, "relu", {}))),
+        ("sgd_update", lambda p, g, lr: {k: optim.sgd_step(p[k], g[k], lr) for k in p}, None),
+    ],
+)
+def test_calling_nnlib_is_caught(name, answer, forward):
+    report = CATALOGUE.evaluate(name, answer, forward)
+    assert report.status == "failed" and "calls nnlib's answer" in report.message, report.message
+
+
+def _solutions():
+    """Right answers written the way the notebook's solutions are (not nnlib's functions)."""
+
+    def affine_forward(x, w, b):
+        return x @ w + b, (x, w)
+
+    def affine_backward(dout, cache):
+        x, w = cache
+        return dout @ w.T, x.T @ dout, dout.sum(axis=0)
+
+    def relu_forward(x):
+        return np.maximum(x, 0), x
+
+    def relu_backward(dout, cache):
+        return dout * (cache > 0)
+
+    def neuron_forward(w, b, x, y):
+        y_hat = float(act.sigmoid(w * x + b))
+        return (y_hat - y) ** 2, (x, y, y_hat)
+
+    def neuron_backward(cache):
+        x, y, y_hat = cache
+        dz = 2 * (y_hat - y) * y_hat * (1 - y_hat)
+        return dz * x, dz
+
+    return locals()
+
+
+@pytest.mark.parametrize("name", ["neuron_backward", "affine_backward", "relu_backward", "two_layer_loss"])
+def test_right_answers_get_no_spurious_note_from_the_numerical_gradient(name):
+    ours = _solutions()
+    function = ours.get(name) or backprop.two_layer_loss_reference
+    forward = ours[CATALOGUE[name].forward]
+    for seed in range(40):
+        for hidden in (False, True):
+            report = CATALOGUE.evaluate(name, function, forward, seed=seed, hidden=hidden)
+            assert report.passed and "disagrees" not in report.message, str(report)
+
+
+def test_a_right_backward_of_a_wrong_forward_blames_the_forward():
+    def forward_without_bias(x, w, b):
+        return x @ w, (x, w)
+
+    report = CATALOGUE.evaluate("affine_backward", _solutions()["affine_backward"], forward_without_bias)
+    assert report.passed and "your affine_forward disagrees with it" in report.message
+
+
+def test_a_wrong_backward_consistent_with_a_wrong_forward_says_fix_the_forward():
+    def half_forward(w, b, x, y):
+        y_hat = float(act.sigmoid(w * x + b))
+        return (y_hat - y) ** 2 / 2, (x, y, y_hat)
+
+    def half_backward(cache):
+        x, y, y_hat = cache
+        dz = (y_hat - y) * y_hat * (1 - y_hat)
+        return dz * x, dz
+
+    report = CATALOGUE.evaluate("neuron_backward", half_backward, half_forward)
+    assert report.status == "failed" and "fix neuron_forward first" in report.message
+
+
+# -- the plots, headless ----------------------------------------------------------------------------
+
+
+def _png(fig):
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=40)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def problem():
+    x, y = data.spirals(20, n_classes=3, noise=0.2, rng=np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    params = {"W1": rng.standard_normal((2, 16)), "b1": np.zeros(16),
+              "W2": 0.1 * rng.standard_normal((16, 3)), "b2": np.zeros(3)}
+    return params, x, y
+
+
+def test_neuron_graph_shows_the_worked_example_and_the_students_numbers():
+    fig = viz.plot_neuron_graph(0.5, -1.0, 2.0, 1.0)
+    assert fig.values["J"] == pytest.approx(0.25)
+    assert (fig.values["dJ/dw"], fig.values["dJ/db"]) == pytest.approx((-0.5, -0.25))
+    assert "nnlib's" in fig.axes[0].get_title()
+    _png(fig)
+    ours = _solutions()
+    wrong_backward = lambda cache: (1.0, 2.0)  # noqa: E731
+    fig = viz.plot_neuron_graph(0.5, -1.0, 2.0, 1.0, ours["neuron_forward"], wrong_backward)
+    assert (fig.values["dJ/dw"], fig.values["dJ/db"]) == (1.0, 2.0) and "your" in fig.axes[0].get_title()
+    fig = viz.plot_neuron_graph(0.5, -1.0, 2.0, 1.0, stub, stub)
+    assert fig.values["dJ/dw"] == pytest.approx(-0.5) and "nnlib's" in fig.axes[0].get_title()
+
+
+def test_difference_errors_show_central_beats_forward():
+    fig = viz.plot_difference_errors()
+    at = np.argmin(np.abs(np.log10(fig.steps) + 5))
+    assert fig.errors["central"][at] < 1e-9 < 1e-7 < fig.errors["forward"][at]
+    _png(fig)
+    assert "nnlib's" in viz.plot_difference_errors(stub).axes[0].get_legend().get_texts()[1].get_text()
+    mine = viz.plot_difference_errors(lambda f, x, h=1e-5: gradcheck.numerical_gradient(f, x, h))
+    assert "yours" in mine.axes[0].get_legend().get_texts()[1].get_text()
+
+
+def test_decision_boundary_colours_the_plane_by_the_prediction():
+    x = np.array([[-1.0, 0.0], [1.0, 0.0], [-0.5, 1.0], [0.5, -1.0]])
+    y = np.array([0, 1, 0, 1])
+    fig = viz.plot_decision_boundary(lambda p: (p[:, 0] > 0).astype(int), x, y)
+    assert fig.accuracy == 1.0 and "100%" in fig.axes[0].get_title()
+    scores = lambda p: np.column_stack([-p[:, 0], p[:, 0]])  # noqa: E731
+    assert viz.plot_decision_boundary(scores, x, y).accuracy == 1.0
+    _png(fig)
+
+
+def test_loss_axis_is_logarithmic_only_when_the_losses_span_a_decade():
+    assert viz.plot_losses(np.linspace(1.1, 0.6, 50)).axes[0].get_yscale() == "linear"
+    assert viz.plot_losses({"a": np.geomspace(1.0, 0.01, 50), "b": [1.0, np.nan]}).axes[0].get_yscale() == "log"
+    _png(viz.plot_losses(np.geomspace(1.0, 0.01, 50)))
+
+
+def test_network_predictor_uses_the_students_layers_or_nnlibs(problem):
+    params, x, _ = problem
+    expected = np.maximum(x @ params["W1"] + params["b1"], 0) @ params["W2"] + params["b2"]
+    ours = _solutions()
+    np.testing.assert_allclose(viz.network_predictor(params)(x), expected)
+    np.testing.assert_allclose(viz.network_predictor(params, ours["affine_forward"], ours["relu_forward"])(x), expected)
+    np.testing.assert_allclose(viz.network_predictor(params, stub, stub)(x), expected)
+    doubled = lambda x, w, b: (2 * (x @ w + b), None)  # noqa: E731
+    assert not np.allclose(viz.network_predictor(params, doubled)(x), expected)
+
+
+def test_training_functions_fall_back_to_nnlib_while_unsolved():
+    gd, loss_fn, who = viz.training_functions(stub, stub)
+    assert gd is viz.reference_gradient_descent and loss_fn is viz.reference_two_layer_loss and "nnlib's" in who
+    gd, loss_fn, who = viz.training_functions(backprop.gradient_descent_reference, backprop.two_layer_loss_reference)
+    assert gd is backprop.gradient_descent_reference and who == "your gradient_descent and two_layer_loss"
+
+
+def test_train_live_trains_with_the_students_functions_and_leaves_params_alone(problem):
+    params, x, y = problem
+    before = {k: v.copy() for k, v in params.items()}
+    calls = []
+
+    def gradient_descent(loss_fn, params, x, y, lr, num_steps):
+        calls.append(num_steps)
+        return backprop.gradient_descent_reference(loss_fn, params, x, y, lr, num_steps)
+
+    trained, losses = viz.train_live(gradient_descent, backprop.two_layer_loss_reference, params, x, y,
+                                     lr=1.0, steps=50, every=20, show=False)
+    assert calls[-3:] == [20, 20, 10] and losses.shape == (50,) and losses[-1] < losses[0]
+    fallback, fallback_losses = viz.train_live(stub, stub, params, x, y, lr=1.0, steps=50, every=20, show=False)
+    np.testing.assert_allclose(fallback_losses, losses, rtol=1e-10)
+    for k in params:
+        np.testing.assert_array_equal(params[k], before[k])
+    _png(viz.plot_training(trained, losses, x, y, title="after 50 steps"))
+
+
+def test_learning_rates_too_small_good_and_diverging(problem):
+    params, x, y = problem
+    fig = viz.compare_learning_rates(stub, stub, params, x, y, lrs=(0.01, 1.0, 20.0), steps=60)
+    small, good, large = (fig.losses[lr] for lr in (0.01, 1.0, 20.0))
+    assert good[-1] < small[-1] < small[0]
+    assert viz.diverged(large) and not viz.diverged(good) and not viz.diverged(small)
+    assert len(fig.axes) == 6 and "diverged" in fig.axes[5].get_title()
+    _png(fig)
+
+
+def test_learning_rate_widget_retrains_when_the_slider_moves(problem):
+    ipywidgets = pytest.importorskip("ipywidgets")
+    params, x, y = problem
+    box = viz.learning_rate_widget(stub, stub, params, x, y, steps=20)
+    assert isinstance(box.slider, ipywidgets.FloatLogSlider)
+    assert (box.slider.min, box.slider.max, box.slider.base) == (-3, 2, 10)
+    first = box.figure
+    box.slider.value = 0.01
+    assert box.figure is not first and "0.01" in box.figure.axes[0].get_title()
+    _png(viz.plot_learning_rate(stub, stub, params, x, y, 0.3, steps=20))
