@@ -103,6 +103,9 @@ class Exercise:
     forward_reference : the reference forward, used to run the mistakes of a backward pass
     numerical : ``numerical(forward, *args)`` gives, by finite differences of ``forward``, what
         this exercise should return; checked against the student's own forward
+    solution : nnlib's answer called like the student's function, where that differs from
+        ``reference`` (a backward pass takes ``(dout, cache)``, its reference the case's arguments);
+        the tests of the catalogue run it through ``run`` as if a student had written it
     """
 
     name: str
@@ -114,8 +117,14 @@ class Exercise:
     forward: str = None
     forward_reference: Callable = None
     numerical: Callable = None
+    solution: Callable = None
     rtol: float = CHECK_RTOL
     atol: float = CHECK_ATOL
+
+    @property
+    def answer(self):
+        """nnlib's answer with the student's signature."""
+        return self.solution or self.reference
 
 
 @dataclass

@@ -26,7 +26,7 @@ def unguarded(catalogue):
 
 
 def reference_forward(catalogue, exercise):
-    return catalogue[exercise.forward].reference if exercise.forward else None
+    return catalogue[exercise.forward].answer if exercise.forward else None
 
 
 def test_catalogues_are_found():
@@ -38,7 +38,7 @@ def test_catalogues_are_found():
 @pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
 def test_reference_passes(catalogue, exercise, seed, hidden):
     report = unguarded(catalogue).evaluate(
-        exercise.name, exercise.reference, reference_forward(catalogue, exercise), seed=seed, hidden=hidden
+        exercise.name, exercise.answer, reference_forward(catalogue, exercise), seed=seed, hidden=hidden
     )
     assert report.passed, str(report)
 
@@ -62,9 +62,9 @@ def test_mistake_is_rejected_and_diagnosed(catalogue, exercise, mistake):
 
 @pytest.mark.parametrize("catalogue, exercise", EXERCISES, ids=[f"{c.chapter}-{e.name}" for c, e in EXERCISES])
 def test_calling_the_reference_is_caught(catalogue, exercise):
-    if exercise.reference not in catalogue.forbidden:
-        pytest.skip("this exercise's reference is not one of nnlib's public functions")
-    alias = exercise.reference  # e.g. `from nnlib.activations import sigmoid as my_sigmoid`
+    if exercise.answer not in catalogue.forbidden:
+        pytest.skip("this exercise's answer is not one of nnlib's public functions")
+    alias = exercise.answer  # e.g. `from nnlib.activations import sigmoid as my_sigmoid`
 
     def my_answer(*args):
         return alias(*args)

@@ -30,23 +30,6 @@ from nnlib.tolerances import GRAD_STEP
 KEYS = ("W1", "b1", "W2", "b2")
 
 
-class Reference:
-    """A reference that can be called two ways.
-
-    The engine calls ``reference(*case_args)`` for the expected outputs; the tests of the
-    catalogue also run the reference as if it were a student's answer, through the exercise's
-    ``run`` adapter, i.e. with the student's signature (``affine_backward(dout, cache)`` rather than
-    the case's ``(x, w, b, dout)``). ``student_call(*args)`` tells the two apart.
-    """
-
-    def __init__(self, expected, answer, student_call):
-        self.expected, self.answer, self.student_call = expected, answer, student_call
-        self.__name__ = getattr(answer, "__name__", "reference")
-
-    def __call__(self, *args):
-        return self.answer(*args) if self.student_call(*args) else self.expected(*args)
-
-
 class ParamsModified(Exception):
     """Raised by an adapter when a function changed the dict of parameters it was given."""
 
@@ -566,9 +549,9 @@ EXERCISES = (
     ),
     Exercise(
         "neuron_backward",
-        Reference(lambda w, b, x, y: neuron_backward_reference(neuron_forward_reference(w, b, x, y)[1]),
-                  neuron_backward_reference, lambda *args: len(args) == 1),
+        lambda w, b, x, y: neuron_backward_reference(neuron_forward_reference(w, b, x, y)[1]),
         neuron_cases(),
+        solution=neuron_backward_reference,
         outputs=("dJ/dw", "dJ/db"),
         run=run_neuron_backward,
         forward="neuron_forward",
@@ -587,8 +570,9 @@ EXERCISES = (
     ),
     Exercise(
         "numerical_gradient",
-        Reference(numerical_gradient_expected, gradcheck.numerical_gradient, lambda *args: len(args) == 3),
+        numerical_gradient_expected,
         numerical_gradient_cases(),
+        solution=gradcheck.numerical_gradient,
         outputs=("the gradient", "x after the call"),
         run=run_numerical_gradient,
         mistakes=(
@@ -620,8 +604,9 @@ EXERCISES = (
     ),
     Exercise(
         "affine_backward",
-        Reference(affine_backward_expected, dense.affine_backward, lambda *args: len(args) == 2),
+        affine_backward_expected,
         affine_cases(with_dout=True),
+        solution=dense.affine_backward,
         outputs=("dx", "dw", "db"),
         run=run_affine_backward,
         forward="affine_forward",
@@ -655,8 +640,9 @@ EXERCISES = (
     ),
     Exercise(
         "relu_backward",
-        Reference(relu_backward_expected, act.elementwise_backward, lambda x, cache: isinstance(cache, tuple)),
+        relu_backward_expected,
         relu_cases(with_dout=True),
+        solution=act.elementwise_backward,
         run=run_relu_backward,
         forward="relu_forward",
         forward_reference=relu_forward_reference,
@@ -670,8 +656,9 @@ EXERCISES = (
     ),
     Exercise(
         "two_layer_loss",
-        Reference(two_layer_loss_flat, two_layer_loss_reference, lambda *args: isinstance(args[0], dict)),
+        two_layer_loss_flat,
         two_layer_cases(),
+        solution=two_layer_loss_reference,
         outputs=("loss",) + tuple(f"grads[{k!r}]" for k in KEYS),
         run=run_two_layer_loss,
         forward="affine_forward",
@@ -692,8 +679,9 @@ EXERCISES = (
     ),
     Exercise(
         "sgd_update",
-        Reference(sgd_update_flat, sgd_update_reference, lambda *args: isinstance(args[0], dict)),
+        sgd_update_flat,
         sgd_cases(),
+        solution=sgd_update_reference,
         outputs=KEYS,
         run=run_sgd_update,
         mistakes=(
@@ -709,8 +697,9 @@ EXERCISES = (
     ),
     Exercise(
         "gradient_descent",
-        Reference(gradient_descent_flat, gradient_descent_reference, lambda *args: callable(args[0])),
+        gradient_descent_flat,
         gradient_descent_cases(),
+        solution=gradient_descent_reference,
         outputs=KEYS + ("losses",),
         run=run_gradient_descent,
         mistakes=(
