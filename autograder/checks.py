@@ -31,7 +31,7 @@ from typing import Callable
 import numpy as np
 
 from nnlib.gradcheck import rel_error
-from nnlib.tolerances import CHECK_ATOL, CHECK_RTOL, FLOAT32_ATOL, FLOAT32_RTOL, GRAD_RTOL
+from nnlib.tolerances import CHECK_ATOL, CHECK_RTOL, FLOAT32_ATOL, FLOAT32_RTOL, GRAD_ATOL, GRAD_RTOL
 
 #: Floating-point events reported as stability bugs. Underflow is not one: exp(-1000) is 0, correctly.
 NUMERICAL_WARNINGS = {"over": "warn", "divide": "warn", "invalid": "warn", "under": "ignore"}
@@ -103,6 +103,7 @@ class Exercise:
     forward_reference : the reference forward, used to run the mistakes of a backward pass
     numerical : ``numerical(forward, *args)`` gives, by finite differences of ``forward``, what
         this exercise should return; checked against the student's own forward
+    arg_names : names of the case's arguments, for messages (default: "argument 1", ...)
     solution : nnlib's answer called like the student's function, where that differs from
         ``reference`` (a backward pass takes ``(dout, cache)``, its reference the case's arguments);
         the tests of the catalogue run it through ``run`` as if a student had written it
@@ -118,6 +119,7 @@ class Exercise:
     forward_reference: Callable = None
     numerical: Callable = None
     solution: Callable = None
+    arg_names: tuple = ()
     rtol: float = CHECK_RTOL
     atol: float = CHECK_ATOL
 
@@ -207,7 +209,8 @@ def _compare_finite(expected, actual, label, exercise, args):
             hint = " (transposed?)" if actual.shape == expected.shape[::-1] else ""
             return f"{label} should have shape {expected.shape}, got {actual.shape}{hint}."
         if actual.dtype != expected.dtype:
-            return f"{label} should have dtype {expected.dtype} (the dtype of the inputs), got {actual.dtype}."
+            like_inputs = " (the dtype of the inputs)" if any(getattr(a, "dtype", None) == expected.dtype for a in args) else ""
+            return f"{label} should have dtype {expected.dtype}{like_inputs}, got {actual.dtype}."
         exp, act = expected.astype(np.float64), actual.astype(np.float64)
         if expected.dtype == np.float32:  # float32 carries 7 digits: compare at its own precision
             rtol, atol = max(rtol, FLOAT32_RTOL), max(atol, FLOAT32_ATOL)
@@ -218,21 +221,22 @@ def _compare_finite(expected, actual, label, exercise, args):
             return f"{label} should be a number, got {_describe_type(actual)}."
         exp, act = np.float64(expected), np.float64(actual)
     nonfinite_expected = ~np.isfinite(exp)
-    if np.any(nonfinite_expected & ~np.isclose(act, exp, equal_nan=True)):  # only when comparing with a mistake
-        index = _index(np.argwhere(nonfinite_expected)[0]) if np.ndim(exp) else ()
+    # Only a mistake's result holds inf or NaN: an overflow matches an overflow, whatever its sign or kind.
+    if np.any(nonfinite_expected & np.isfinite(act)):
+        index = _index(np.argwhere(nonfinite_expected & np.isfinite(act))[0]) if np.ndim(exp) else ()
         return f"{label} should hold {np.asarray(exp)[index]} at index {index}, got {np.asarray(act)[index]}."
     exp, act = np.where(nonfinite_expected, 0.0, exp), np.where(nonfinite_expected, 0.0, act)
     bad = ~np.isfinite(act)
     if np.any(bad):
         index = _index(np.argwhere(bad)[0]) if np.ndim(act) else ()
-        return f"{label} holds {np.asarray(act)[index]} at index {index}{_input_at(args, index, exp)}, where {np.asarray(exp)[index]:.6g} was expected."
+        return f"{label} holds {np.asarray(act)[index]} at index {index}{_input_at(exercise, args, index, exp)}, where {np.asarray(exp)[index]:.6g} was expected."
     excess = np.abs(act - exp) - (rtol * np.abs(exp) + atol)
     if not np.any(excess > 0):
         return None
     worst = _index(np.unravel_index(np.argmax(excess), np.shape(exp))) if np.ndim(exp) else ()
     e, a = np.asarray(exp)[worst], np.asarray(act)[worst]
     wrong = int(np.count_nonzero(excess > 0))
-    where = f"{wrong} of {np.size(exp)} elements are off; the worst is at index {worst}{_input_at(args, worst, exp)}: " if np.ndim(exp) else ""
+    where = f"{wrong} of {np.size(exp)} elements are off; the worst is at index {worst}{_input_at(exercise, args, worst, exp)}: " if np.ndim(exp) else ""
     if abs(e) > atol:
         error = f"relative error {abs(a - e) / abs(e):.1e}, tolerance {rtol:.0e}"
     else:  # a relative error against 0 means nothing
@@ -240,25 +244,38 @@ def _compare_finite(expected, actual, label, exercise, args):
     return f"{label} is wrong: {where}expected {e:.6g}, got {a:.6g} ({error})."
 
 
+def _arg_name(exercise, position):
+    names = exercise.arg_names
+    return names[position] if position < len(names) else f"(argument {position + 1})"
+
+
 def _index(index):
     return tuple(int(i) for i in index)
 
 
-def _input_at(args, index, expected):
+def _input_at(exercise, args, index, expected):
     """For elementwise exercises, the input value at the worst index (helps to see a sign or a kink)."""
     if args and isinstance(args[0], np.ndarray) and args[0].shape == np.shape(expected) and index != ():
-        return f" (input {args[0][index]:.6g})"
+        name = exercise.arg_names[0] if exercise.arg_names else "input"
+        return f" ({name} {args[0][index]:.6g})"
     return ""
 
 
-def _rel_error_where_defined(numeric, actual):
-    """rel_error over the elements where the numerical gradient is defined (NaN marks a kink), or None."""
+def _agrees_numerically(numeric, actual):
+    """Whether ``actual`` matches central differences ``numeric`` where they are defined (NaN marks a
+    kink): ``|actual - numeric| <= GRAD_RTOL * scale + GRAD_ATOL``. None if nothing can be compared."""
     numeric = np.asarray(numeric, dtype=np.float64)
     actual = np.asarray(actual, dtype=np.float64)
     defined = np.isfinite(numeric)
     if not defined.any():
-        return None  # nothing to compare: every element sits on a kink
-    return rel_error(numeric[defined], actual[defined])
+        return None
+    numeric, actual = numeric[defined], actual[defined]
+    scale = max(np.abs(numeric).max(), np.abs(actual).max())
+    return bool(np.abs(actual - numeric).max() <= GRAD_RTOL * scale + GRAD_ATOL)
+
+
+def _all_float64(values):
+    return all(v.dtype == np.float64 for v in values if isinstance(v, np.ndarray))
 
 
 def _same_layout(expected, actual):
@@ -346,6 +363,8 @@ class Catalogue:
         # A wrong shape or dtype says nothing about the derivative's values: no hint about the forward then.
         consistency = self._numerical_consistency(exercise, args, actual, forward) if _same_layout(expected, actual) else None
         if problem is None:
+            if consistency == "inconsistent" and exercise.forward == exercise.name:
+                return [f"Your {exercise.name} is right, but its gradient does not match a numerical derivative of its loss."]
             if consistency == "inconsistent":
                 return [f"Your {exercise.name} is right, but your {exercise.forward} disagrees with it: check {exercise.forward}."]
             return []
@@ -394,7 +413,8 @@ class Catalogue:
             if isinstance(before, np.ndarray) and not np.array_equal(before, after, equal_nan=True):
                 raise _Stop(
                     "failed",
-                    f"{exercise.name} modified its input (argument {position + 1}) in place: return a new array instead. {reproduce}",
+                    f"{exercise.name} modified its input {_arg_name(exercise, position)} in place: "
+                    f"return a new array instead. {reproduce}",
                 )
         return actual
 
@@ -402,19 +422,22 @@ class Catalogue:
         """'consistent', 'inconsistent', or None when there is nothing to compare."""
         if exercise.numerical is None or forward is None:
             return None
+        outputs = actual if exercise.outputs else (actual,)
+        if not _all_float64(args) or not _all_float64(outputs):
+            return None  # central differences cannot judge float32 at the gradient tolerance
         try:
             with warnings.catch_warnings(), np.errstate(all="ignore"), contextlib.redirect_stderr(io.StringIO()):
                 warnings.simplefilter("ignore")
                 numeric = exercise.numerical(forward, *_copy_args(args))
             got = actual if exercise.outputs else (actual,)
             want = numeric if exercise.outputs else (numeric,)
-            errors = [_rel_error_where_defined(n, a) for n, a in zip(want, got) if n is not None]
-            errors = [e for e in errors if e is not None]
+            verdicts = [_agrees_numerically(n, a) for n, a in zip(want, got) if n is not None]
+            verdicts = [v for v in verdicts if v is not None]
         except Exception:  # a broken forward or a wrong shape: the reference comparison reports it
             return None
-        if not errors:
+        if not verdicts:
             return None
-        return "consistent" if all(e <= GRAD_RTOL for e in errors) else "inconsistent"
+        return "consistent" if all(verdicts) else "inconsistent"
 
     def _likely_cause(self, exercise, args, actual, warned=False):
         """The cause of the first known mistake whose result matches ``actual``.

@@ -38,3 +38,8 @@ CHECK_ATOL = ABS_FLOOR
 #: The same check for float32 results: float32 carries about 7 digits, and a correct formula that
 #: cancels (2 * sigmoid(2x) - 1 near x = 0) loses a few more, so 1e-4 relative and 1e-6 absolute.
 FLOAT32_ATOL = 1e-6
+
+#: The absolute part of a student's gradient against central differences of their own forward.
+#: A central difference carries a rounding error of about eps * |f| / h ~ 2e-11 for values of f of
+#: order 1, so a derivative of 5e-14 (sigmoid at x = 30) reads as 0: such elements agree within 1e-9.
+GRAD_ATOL = 1e-9

@@ -82,3 +82,14 @@ def test_a_stub_is_not_attempted(catalogue, exercise):
     report = catalogue.evaluate(exercise.name, stub, stub if exercise.forward else None)
     assert report.status == "not attempted"
     assert "NotImplementedError" in report.message
+
+
+@pytest.mark.parametrize("catalogue, exercise", EXERCISES, ids=[f"{c.chapter}-{e.name}" for c, e in EXERCISES])
+def test_a_correct_answer_gets_no_note_on_many_seeds(catalogue, exercise):
+    # A passing student must not be told that their forward disagrees with their derivative: the
+    # comparison with central differences has to hold on every draw, not only on the visible seed.
+    forward = reference_forward(catalogue, exercise)
+    for seed in range(25):
+        for hidden in (False, True):
+            report = unguarded(catalogue).evaluate(exercise.name, exercise.answer, forward, seed=seed, hidden=hidden)
+            assert report.passed and "disagrees" not in report.message and "does not match" not in report.message, str(report)

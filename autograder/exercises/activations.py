@@ -235,6 +235,7 @@ EXERCISES = (
         ref.softmax_backward,
         softmax_backward_cases(),
         forward="softmax",
+        arg_names=("dout", "s"),
         # s = softmax(log s), so the student's softmax is differentiated at x = log s.
         numerical=lambda forward, dout, s: numerical_gradient_array(forward, np.log(s), dout),
         mistakes=(

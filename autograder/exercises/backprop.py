@@ -661,6 +661,7 @@ EXERCISES = (
         solution=two_layer_loss_reference,
         outputs=("loss",) + tuple(f"grads[{k!r}]" for k in KEYS),
         run=run_two_layer_loss,
+        arg_names=("x", "y") + tuple(f"params[{k!r}]" for k in KEYS),
         forward="affine_forward",
         forward_reference=dense.affine_forward,
         numerical=two_layer_numerical,
@@ -684,6 +685,7 @@ EXERCISES = (
         solution=sgd_update_reference,
         outputs=KEYS,
         run=run_sgd_update,
+        arg_names=("lr",) + tuple(f"params[{k!r}]" for k in KEYS) + tuple(f"grads[{k!r}]" for k in KEYS),
         mistakes=(
             Mistake("the update goes uphill: w - lr * dw, not w + lr * dw",
                     lambda params, grads, lr: {k: params[k] + lr * grads[k] for k in params}),
@@ -702,6 +704,7 @@ EXERCISES = (
         solution=gradient_descent_reference,
         outputs=KEYS + ("losses",),
         run=run_gradient_descent,
+        arg_names=("x", "y", "lr", "num_steps") + tuple(f"params[{k!r}]" for k in KEYS),
         mistakes=(
             Mistake("each loss is recorded after the update: record loss_fn(params)'s loss before updating params",
                     _gradient_descent_mistake(record_after=True)),

@@ -103,8 +103,8 @@ def regression_pair(shape, scale=1.0):
 def float32_grid_pair(shape):
     """float32 predictions and targets on a grid of 1/8 in [-4, 4].
 
-    Squares and sums of such values are exact in float32, so the loss (a Python float, which the
-    check compares at the float64 tolerance) is the same whichever order a correct answer sums in.
+    Squares and sums of such values are exact in float32, so the loss is the same whichever order a
+    correct answer sums in (the check would allow float32 rounding; these inputs need none).
     """
     return lambda rng: tuple((rng.integers(-32, 33, shape) / 8).astype(np.float32) for _ in range(2))
 
@@ -193,25 +193,6 @@ def logits(shape, scale=1.0, shift=0.0, dtype=np.float64):
 
 
 # -- mistakes ------------------------------------------------------------------------------------
-
-
-def overflowing(mistake):
-    """The mistake with +-inf in its outputs replaced by NaN.
-
-    A mistake that overflows is compared with the student's result to name the likely cause, and
-    the check computes ``|actual - expected| - rtol * |expected|``, which warns (invalid value) for
-    an infinite ``expected``; NaN compares quietly and matches whatever the student's overflow gave.
-    A NaN matches anything, so such mistakes come after the others of their exercise.
-    """
-
-    def implementation(*args):
-        out = mistake(*args)
-        values = out if isinstance(out, tuple) else (out,)
-        values = tuple(np.where(np.isinf(v), np.nan, v) if isinstance(v, np.ndarray)
-                       else (np.nan if np.isinf(v) else v) for v in values)
-        return values if isinstance(out, tuple) else values[0]
-
-    return implementation
 
 
 def rescaled(loss_function, loss_factor=None, grad_factor=None):
@@ -359,7 +340,7 @@ EXERCISES = (
                     rescaled(lambda p, t: bce_clipped(p, t, 1e-12, bce_grad), minus_one, minus_one)),
             Mistake("p is not clipped (or only inside the logs): clip p to [eps, 1 - eps] first and use the clipped p "
                     "in the loss and in the gradient",
-                    overflowing(bce_unclipped)),
+                    bce_unclipped),
         ),
     ),
     Exercise(
@@ -412,7 +393,7 @@ EXERCISES = (
                     bce_logits_with_gradient(lambda s, t: (s - t) * s.size)),
             Mistake("log(sigmoid(z)) and log(1 - sigmoid(z)) reach log(0), and exp(-z) overflows, for large |z|: "
                     "use max(z, 0) - z t + log1p(exp(-|z|))",
-                    overflowing(bce_logits_through_sigmoid)),
+                    bce_logits_through_sigmoid),
         ),
     ),
     Exercise(
@@ -437,12 +418,12 @@ EXERCISES = (
                     lambda x: log_sum_exp_reference(x)[..., None]),
             Mistake("the sum runs over the batch (axis 0) instead of each row's classes (the last axis)",
                     lambda x: (lambda m: m + np.log(np.sum(np.exp(x - m[None]), axis=0)))(x.max(axis=0))),
-            # Both give NaN (for +-inf) where they fail, which matches anything: they come last, and the
-            # global maximum first, as its result is right on the row that holds that maximum.
+            # Both overflow or underflow where they fail; the global maximum comes first, as its result
+            # is right on the row that holds that maximum.
             Mistake("one maximum for the whole array: a row far below it underflows to log(0); subtract each row's own maximum",
-                    overflowing(lambda x: x.max() + np.log(np.sum(np.exp(x - x.max()), axis=-1)))),
+                    lambda x: x.max() + np.log(np.sum(np.exp(x - x.max()), axis=-1))),
             Mistake("the logits are not shifted by their maximum, so exp overflows",
-                    overflowing(lambda x: np.log(np.sum(np.exp(x), axis=-1)))),
+                    lambda x: np.log(np.sum(np.exp(x), axis=-1))),
         ),
     ),
     Exercise(
@@ -498,9 +479,9 @@ EXERCISES = (
             # Last, log(softmax) first: the NaNs of the overflow would match its result (a right gradient).
             Mistake("log(softmax) takes log(0) where a probability underflows: "
                     "compute log-probabilities as z - log_sum_exp(z)",
-                    overflowing(lambda z, y: softmax_ce_from(shifted_softmax(z), y, len(y)))),
+                    lambda z, y: softmax_ce_from(shifted_softmax(z), y, len(y))),
             Mistake("the logits are not shifted by their maximum, so exp overflows",
-                    overflowing(lambda z, y: softmax_ce_from(unshifted_softmax(z), y, len(y)))),
+                    lambda z, y: softmax_ce_from(unshifted_softmax(z), y, len(y))),
         ),
     ),
 )
