@@ -12,6 +12,8 @@ Randomness comes only from the ``rng`` argument; the same seed gives the same we
 
 import numpy as np
 
+from nnlib.validation import require_generator
+
 
 def fans(shape):
     """Fan-in and fan-out of a weight of the given shape.
@@ -45,20 +47,13 @@ def fans(shape):
     )
 
 
-def _check_rng(rng):
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"rng must be a numpy Generator, e.g. np.random.default_rng(0), got {type(rng).__name__}."
-        )
-
-
 def _uniform(shape, limit, rng, dtype):
-    _check_rng(rng)
+    require_generator(rng)
     return rng.uniform(-limit, limit, size=tuple(shape)).astype(dtype, copy=False)
 
 
 def _normal(shape, std, rng, dtype):
-    _check_rng(rng)
+    require_generator(rng)
     return (std * rng.standard_normal(size=tuple(shape))).astype(dtype, copy=False)
 
 

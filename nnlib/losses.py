@@ -44,6 +44,36 @@ def mse(pred, target):
     return loss, grad.astype(pred.dtype, copy=False)
 
 
+def mse_on_sigmoid(logits, target):
+    """Squared error of a sigmoid output, ``mean((sigmoid(z) - t)**2)``, and its gradient w.r.t. ``z``.
+
+    The chain rule through the sigmoid gives ``dJ/dz = 2 (s - t) s (1 - s) / size`` with
+    ``s = sigmoid(z)``: the factor ``s (1 - s)`` vanishes where the sigmoid saturates, so a
+    confidently wrong logit gets almost no gradient (chapter 2 compares this with
+    ``binary_cross_entropy_with_logits``, whose gradient is ``(s - t) / size``).
+
+    Parameters
+    ----------
+    logits : ndarray of any shape, e.g. (N,)
+    target : ndarray of the shape of ``logits``, targets in [0, 1]
+
+    Returns
+    -------
+    loss : float
+    grad : ndarray of the shape and dtype of ``logits``
+
+    >>> loss, grad = mse_on_sigmoid(np.array([0.0, 0.0]), np.array([1.0, 0.0]))
+    >>> loss, grad
+    (0.25, array([-0.125,  0.125]))
+    """
+    z, target = as_float_array(logits, "logits"), as_float_array(target, "target")
+    require_same_shape(z, target, "logits", "target")
+    _nonempty(z, "logits")
+    s = sigmoid(z)
+    loss, dprob = mse(s, target)
+    return loss, (dprob * s * (1 - s)).astype(z.dtype, copy=False)
+
+
 def _clip_bounds(eps, dtype):
     """``(eps, 1 - eps)`` in ``dtype``; where ``1 - eps`` rounds to 1 (float32) use the float just below 1."""
     if not 0.0 < eps < 0.5:

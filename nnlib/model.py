@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from nnlib import activations, conv, dense, init, losses, normalization, optim, regularization
+from nnlib.validation import require_generator
 
 INITIALISERS = {
     "he": init.he_normal,
@@ -372,8 +373,7 @@ def train(model, x, y, *, loss="softmax_cross_entropy", optimizer="adam", lr=1e-
     loss_fn = _loss_function(loss)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {sorted(OPTIMIZERS)}.")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, e.g. np.random.default_rng(0), got {type(rng).__name__}.")
+    require_generator(rng)
     if len(x) != len(y):
         raise ValueError(f"x and y must hold the same number of examples, got {len(x)} and {len(y)}.")
     step, options = OPTIMIZERS[optimizer], optimizer_options or {}

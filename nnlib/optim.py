@@ -1,9 +1,11 @@
-"""Gradient-descent update rules: SGD, momentum, RMSProp and Adam (chapter 3).
+"""Gradient-descent update rules: SGD, momentum, RMSProp and Adam, and chapter 3's training loop.
 
 Each rule is a pure function of one parameter array ``w`` and its gradient ``dw`` (same shape):
 it returns the new parameter, of the dtype of ``w``, and, for the rules with memory, a new state
 dict. Pass ``state=None`` on the first step and the returned state on the next. Nothing modifies
 its arguments, so the previous parameter and state stay available (e.g. to plot a trajectory).
+``gradient_descent`` runs ``sgd_step`` on a dict of parameters for a number of full-batch steps
+(chapter 3); ``nnlib.model.train`` is the minibatch loop of the later chapters.
 """
 
 import numpy as np
@@ -53,6 +55,43 @@ def sgd_step(w, dw, lr):
     """
     w, dw = _prepare(w, dw, lr)
     return (w - lr * dw).astype(w.dtype, copy=False)
+
+
+def gradient_descent(loss_fn, params, x, y, lr, num_steps):
+    """``num_steps`` full-batch steps of ``w = w - lr * dJ/dw`` on every parameter ``w`` of ``params``.
+
+    Each step computes ``loss, grads = loss_fn(params, x, y)``, records ``loss`` (the loss before
+    the update) and replaces ``params`` by a new dict of ``sgd_step``'s results.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        ``loss_fn(params, x, y) -> (loss, grads)``, ``grads`` a dict with the keys of ``params``,
+        e.g. ``nnlib.dense.two_layer_loss``
+    params : dict of ndarrays, the initial parameters (not modified)
+    x, y : the data, passed to ``loss_fn`` unchanged, e.g. ndarrays of shape (N, D) and (N,)
+    lr : float >= 0, the learning rate
+    num_steps : int >= 0
+
+    Returns
+    -------
+    params : a new dict with the keys of ``params``, each array of its parameter's shape and dtype
+    losses : ndarray of shape (num_steps,), float64, the loss before each step
+
+    >>> def quadratic(params, x, y):  # J = sum((w - x)**2), minimum at w = x
+    ...     return float(np.sum((params["w"] - x) ** 2)), {"w": 2 * (params["w"] - x)}
+    >>> params, losses = gradient_descent(quadratic, {"w": np.array([3.0])}, np.array([1.0]), None, lr=0.25, num_steps=3)
+    >>> params["w"], losses
+    (array([1.25]), array([4.  , 1.  , 0.25]))
+    """
+    if int(num_steps) != num_steps or num_steps < 0:
+        raise ValueError(f"num_steps must be an integer >= 0, got {num_steps}.")
+    params, losses = dict(params), []
+    for _ in range(int(num_steps)):
+        loss, grads = loss_fn(params, x, y)
+        losses.append(loss)
+        params = {k: sgd_step(params[k], grads[k], lr) for k in params}
+    return params, np.array(losses, dtype=np.float64)
 
 
 def momentum_step(w, dw, state, lr, beta=0.9):

@@ -8,7 +8,7 @@ modifies its arguments.
 
 import numpy as np
 
-from nnlib.validation import as_float_array, require_probability, require_shape
+from nnlib.validation import as_float_array, require_generator, require_probability, require_shape
 
 
 def l2_penalty(weights, lam):
@@ -89,11 +89,7 @@ def dropout_forward(x, drop_prob, *, training, rng=None):
     require_probability(drop_prob, "drop_prob")
     if not training:
         return x.copy(), (x.shape, None)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            "dropout_forward(training=True) needs rng=np.random.default_rng(seed), "
-            f"got {type(rng).__name__}; nnlib never uses numpy's global random state."
-        )
+    require_generator(rng)  # required only when training
     keep = rng.random(x.shape) >= drop_prob  # True with probability 1 - drop_prob
     mask = keep.astype(x.dtype) / x.dtype.type(1 - drop_prob)  # 0 or 1/(1 - drop_prob)
     return x * mask, (x.shape, mask)

@@ -74,3 +74,22 @@ def require_probability(p, name):
     """Raise ValueError unless ``0 <= p < 1``."""
     if not 0.0 <= p < 1.0:
         raise ValueError(f"{name} must be in [0, 1), got {p}.")
+
+
+def require_generator(rng, name="rng"):
+    """Raise TypeError unless ``rng`` is a ``numpy.random.Generator``.
+
+    nnlib draws random numbers only from a generator passed in, never from numpy's global state,
+    so ``None``, a seed or the ``np.random`` module are refused with the way to make one.
+
+    >>> require_generator(np.random.default_rng(0))
+    >>> require_generator(0)
+    Traceback (most recent call last):
+        ...
+    TypeError: rng must be a numpy.random.Generator, e.g. np.random.default_rng(0), got int.
+    """
+    if not isinstance(rng, np.random.Generator):
+        actual = "None" if rng is None else type(rng).__name__
+        raise TypeError(
+            f"{name} must be a numpy.random.Generator, e.g. np.random.default_rng(0), got {actual}."
+        )

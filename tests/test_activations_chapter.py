@@ -1,34 +1,28 @@
-"""Chapter 1, activation functions: the notebook's structure and its plotting helpers.
+"""Chapter 1, activation functions: the notebook's points and its plotting helpers.
 
-The notebook: every exercise of the catalogue has one solution cell (signature and docstring
-outside the markers), one visible check and exactly one graded cell with hidden tests and points;
-the solutions pass the catalogue and the released stubs are "not attempted". The helpers of
-``nnlib.viz.activations`` run headless (Agg), draw the student's function or fall back to nnlib's,
-and say which in their labels.
+The structure every chapter's notebook shares (one graded cell per exercise, solutions that pass
+their checks, stubs that are "not attempted", ...) is tested in tests/test_notebook_structure.py;
+here, the points of each exercise. The helpers of ``nnlib.viz.activations`` run headless (Agg),
+draw the student's function or fall back to nnlib's, and say which in their labels.
 """
 
 import io
-import re
-from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from test_notebook_structure import CHAPTERS, GRADE_CALL, cell_with_id, graded_cells, nbgrader, notebook  # noqa: E402
 
-from autograder.exercises.activations import CATALOGUE  # noqa: E402
 from nnlib import activations as ref  # noqa: E402
 from nnlib.viz import activations as viz  # noqa: E402
 
 pytestmark = pytest.mark.ch01
 
-ROOT = Path(__file__).resolve().parents[1]
-CHAPTER = ROOT / "solutions" / "01_activations"
-NOTEBOOK = CHAPTER / "01_activations.ipynb"
+(CHAPTER,) = [c for c in CHAPTERS if c.name == "01_activations"]
 
 #: Points per exercise, as announced in the notebook's overview (16 in all).
 POINTS = {
@@ -37,167 +31,16 @@ POINTS = {
 }
 TOTAL_POINTS = 16
 
-SOLUTION_REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*$", re.S | re.M)
-HIDDEN_REGION = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS\n.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)
+
+# -- the notebook: what is specific to this chapter (the rest: tests/test_notebook_structure.py) --------
 
 
-# -- the notebook ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def notebook():
-    return nbformat.read(NOTEBOOK, as_version=4)
-
-
-def nbgrader(cell):
-    return cell.metadata.get("nbgrader", {})
-
-
-def graded_cells(nb):
-    return [c for c in nb.cells if nbgrader(c).get("grade")]
-
-
-def solution_cells(nb):
-    return [c for c in nb.cells if nbgrader(c).get("solution")]
-
-
-def released(source):
-    """What nbgrader's ClearSolutions makes of a solution cell (the stub students get)."""
-    return SOLUTION_REGION.sub(lambda m: f"{m.group(1)}raise NotImplementedError()", source)
-
-
-def exec_cells(sources):
-    namespace = {"np": np}
-    for source in sources:
-        exec(compile(source, str(NOTEBOOK), "exec"), namespace)  # noqa: S102 - our own notebook's cells
-    return namespace
-
-
-def test_chapter_folder_holds_only_the_notebook():
-    # every file in solutions/<chapter>/ is copied into the student release
-    files = {p.name for p in CHAPTER.iterdir() if p.name not in {".ipynb_checkpoints", "__pycache__"}}
-    assert files == {NOTEBOOK.name}
-
-
-def test_notebook_is_valid_and_uses_the_python3_kernel(notebook):
-    nbformat.validate(notebook)
-    assert notebook.metadata.kernelspec.name == "python3"
-
-
-def test_setup_cell_imports_explicitly(notebook):
-    setup = [c for c in notebook.cells if nbgrader(c).get("grade_id") == "setup"]
-    assert len(setup) == 1
-    cell = setup[0]
-    assert cell.cell_type == "code" and nbgrader(cell)["locked"]
-    assert "import *" not in cell.source
-    assert "sys.path" not in cell.source and "autoreload" not in cell.source
-    assert "from autograder.exercises.activations import check, grade" in cell.source
-    # it comes before the first use of check or grade
-    first_check = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and "check(" in c.source)
-    assert notebook.cells.index(cell) < first_check
-
-
-def test_no_star_import_anywhere(notebook):
-    assert not [c.id for c in notebook.cells if c.cell_type == "code" and "import *" in c.source]
-
-
-def test_grade_ids_are_unique_and_nbgrader_metadata_complete(notebook):
-    ids = [nbgrader(c)["grade_id"] for c in notebook.cells if nbgrader(c)]
-    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
-    for cell in notebook.cells:
-        meta = nbgrader(cell)
-        if meta:
-            assert {"grade", "solution", "locked", "grade_id", "schema_version"} <= set(meta), cell.id
-            assert meta["schema_version"] == 3
-
-
-def test_every_exercise_has_exactly_one_graded_cell(notebook):
-    graded = {}
-    for cell in graded_cells(notebook):
-        meta = nbgrader(cell)
-        assert cell.cell_type == "code" and meta["locked"] and not meta["solution"], meta["grade_id"]
-        names = set(re.findall(r'\bgrade\("(\w+)"', cell.source))
-        assert len(names) == 1, f"{meta['grade_id']} grades {names}"
-        (name,) = names
-        graded.setdefault(name, []).append(cell)
-    assert sorted(graded) == sorted(CATALOGUE.exercises)
-    for name, cells in graded.items():
-        assert len(cells) == 1, f"{name} has {len(cells)} graded cells"
-
-
-@pytest.mark.parametrize("name", list(CATALOGUE.exercises))
-def test_graded_cell_calls_grade_visibly_and_hidden_with_points(notebook, name):
-    (cell,) = [c for c in graded_cells(notebook) if f'grade("{name}"' in c.source]
-    meta = nbgrader(cell)
-    assert meta["grade_id"] == f"test_{name}"
-    assert meta["points"] == POINTS[name]
-    forward = CATALOGUE[name].forward
-    args = f"{name}, {forward}" if forward else name
-    visible = HIDDEN_REGION.sub("", cell.source)
-    assert f'grade("{name}", {args})' in visible
-    hidden = HIDDEN_REGION.search(cell.source)
-    assert hidden and f'grade("{name}", {args}, hidden=True)' in hidden.group(0)
-
-
-def test_total_points(notebook):
-    assert sum(nbgrader(c)["points"] for c in graded_cells(notebook)) == TOTAL_POINTS == sum(POINTS.values())
-    overview = next(c for c in notebook.cells if nbgrader(c).get("grade_id") == "intro_overview")
-    assert f"{TOTAL_POINTS} points" in overview.source
-
-
-@pytest.mark.parametrize("name", list(CATALOGUE.exercises))
-def test_exercise_layout_statement_solution_check_graded(notebook, name):
-    cells = notebook.cells
-    (solution,) = [c for c in solution_cells(notebook) if nbgrader(c)["grade_id"] == f"{name}_solution"]
-    i = cells.index(solution)
-    statement, check, graded = cells[i - 1], cells[i + 1], cells[i + 2]
-    # the statement announces the points
-    assert statement.cell_type == "markdown" and f"`{name}`" in statement.source
-    points = POINTS[name]
-    assert f"({points} point{'s' if points > 1 else ''})" in statement.source
-    # the solution: def line and docstring before the markers
-    meta = nbgrader(solution)
-    assert solution.cell_type == "code" and meta["solution"] and not meta["grade"]
-    before, marker, _ = solution.source.partition("### BEGIN SOLUTION")
-    assert marker, f"{name}: no solution markers"
-    assert re.match(rf"def {name}\(", before), f"{name}: the def line must come first, outside the markers"
-    assert '"""' in before, f"{name}: the docstring must stand outside the markers"
-    assert "### END SOLUTION" in solution.source
-    # the visible check (plain code) and the graded cell right after
-    forward = CATALOGUE[name].forward
-    expected_check = f'check("{name}", {name}{", " + forward if forward else ""})'
-    assert check.cell_type == "code" and not nbgrader(check) and check.source.strip() == expected_check
-    assert nbgrader(graded).get("grade_id") == f"test_{name}"
-
-
-def test_outputs_only_in_nbval_checked_cells(notebook):
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        if cell.source.startswith("# NBVAL_CHECK_OUTPUT"):
-            assert cell.outputs and cell.execution_count is not None, cell.id  # nbval compares these
-            assert not [o for o in cell.outputs if o.output_type == "error" or o.get("name") == "stderr"]
-        else:
-            assert not cell.outputs and cell.execution_count is None, f"{cell.id} has stale outputs"
-
-
-def test_solutions_pass_the_catalogue(notebook):
-    namespace = exec_cells(c.source for c in solution_cells(notebook))
-    for name, exercise in CATALOGUE.exercises.items():
-        forward = namespace[exercise.forward] if exercise.forward else None
-        for hidden in (False, True):
-            report = CATALOGUE.evaluate(name, namespace[name], forward, seed=7, hidden=hidden)
-            assert report.passed, str(report)
-
-
-def test_released_stubs_are_not_attempted(notebook):
-    stubs = [released(c.source) for c in solution_cells(notebook)]
-    assert all("BEGIN SOLUTION" not in s and "raise NotImplementedError()" in s for s in stubs)
-    namespace = exec_cells(stubs)
-    for name, exercise in CATALOGUE.exercises.items():
-        forward = namespace[exercise.forward] if exercise.forward else None
-        report = CATALOGUE.evaluate(name, namespace[name], forward)
-        assert report.status == "not attempted", str(report)
+def test_points_per_exercise_and_in_all():
+    nb = notebook(CHAPTER)
+    points = {GRADE_CALL.search(c.source).group(1): nbgrader(c)["points"] for c in graded_cells(nb)}
+    assert points == POINTS
+    assert sum(points.values()) == TOTAL_POINTS == sum(POINTS.values())
+    assert f"{TOTAL_POINTS} points" in cell_with_id(nb, "intro_overview").source
 
 
 # -- the plotting helpers ----------------------------------------------------------------------

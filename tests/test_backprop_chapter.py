@@ -1,13 +1,11 @@
-"""Chapter 3, backpropagation and gradient descent: the notebook's structure, what the catalogue
+"""Chapter 3, backpropagation and gradient descent: the notebook's points, what the catalogue
 checks beyond the generic tests (tests/test_exercises.py), and the plots, headless.
 
-The notebook itself runs under nbval (``pytest --nbval-lax solutions/03_backprop``).
+The structure every chapter's notebook shares is tested in tests/test_notebook_structure.py; the
+notebook itself runs under nbval (``pytest --nbval-lax solutions/03_backprop``).
 """
 
 import io
-import json
-import re
-from pathlib import Path
 
 import matplotlib
 
@@ -15,124 +13,32 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from test_notebook_structure import CHAPTERS, cell_with_id, graded_cells, nbgrader, notebook  # noqa: E402
 
 from autograder.exercises import backprop  # noqa: E402
 from nnlib import data, dense, gradcheck, optim  # noqa: E402
 from nnlib import activations as act  # noqa: E402
+from nnlib.losses import softmax_cross_entropy  # noqa: E402
 from nnlib.viz import training as viz  # noqa: E402
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "03_backprop" / "03_backprop.ipynb"
+pytestmark = pytest.mark.ch03
+
+(CHAPTER,) = [c for c in CHAPTERS if c.name == "03_backprop"]
 CATALOGUE = backprop.CATALOGUE
 TOTAL_POINTS = 24
-
-
-def _cells():
-    return json.loads(NOTEBOOK.read_text())["cells"]
-
-
-def _source(cell):
-    return "".join(cell["source"])
-
-
-def _nbgrader(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
 
 
 def stub(*args, **kwargs):
     raise NotImplementedError
 
 
-# -- the notebook's structure ---------------------------------------------------------------------
+# -- the notebook: what is specific to this chapter (the rest: tests/test_notebook_structure.py) --------
 
 
-def test_the_chapter_folder_holds_only_the_notebook():
-    assert sorted(p.name for p in NOTEBOOK.parent.iterdir()) == [NOTEBOOK.name]
-
-
-def test_kernel_is_python3():
-    assert json.loads(NOTEBOOK.read_text())["metadata"]["kernelspec"]["name"] == "python3"
-
-
-def test_every_exercise_has_exactly_one_graded_cell_with_points():
-    graded = [c for c in _cells() if _nbgrader(c).get("grade")]
-    for name in CATALOGUE.exercises:
-        cells = [c for c in graded if re.search(rf'^grade\("{name}",', _source(c), re.M)]
-        assert len(cells) == 1, f"{name}: {len(cells)} graded cells"
-        cell = cells[0]
-        meta = _nbgrader(cell)
-        assert meta["points"] > 0 and meta["locked"] and not meta["solution"]
-        assert meta["grade_id"] == f"test_{name}"
-        source = _source(cell)
-        assert "### BEGIN HIDDEN TESTS" in source and f'grade("{name}", ' in source and "hidden=True" in source
-    names = {m.group(1) for c in graded for m in re.finditer(r'grade\("(\w+)"', _source(c))}
-    assert names == set(CATALOGUE.exercises), "a graded cell grades an exercise the catalogue does not have"
-
-
-def test_grade_ids_are_unique_and_points_add_up():
-    ids = [_nbgrader(c)["grade_id"] for c in _cells() if _nbgrader(c)]
-    assert len(ids) == len(set(ids))
-    points = sum(_nbgrader(c).get("points", 0) for c in _cells() if _nbgrader(c).get("grade"))
-    assert points == TOTAL_POINTS
-    assert f"{TOTAL_POINTS} points" in _source(_cells()[1])
-
-
-def test_statements_give_the_points_of_their_graded_cell():
-    cells = _cells()
-    for name in CATALOGUE.exercises:
-        statement = next(c for c in cells if _nbgrader(c).get("grade_id") == f"{name}_statement")
-        graded = next(c for c in cells if _nbgrader(c).get("grade_id") == f"test_{name}")
-        points = _nbgrader(graded)["points"]
-        assert f"({points} point" in _source(statement), name
-
-
-def test_solution_cells_keep_the_signature_and_docstring_outside_the_markers():
-    cells = _cells()
-    solutions = [(i, c) for i, c in enumerate(cells) if _nbgrader(c).get("solution")]
-    assert {_nbgrader(c)["grade_id"] for _, c in solutions} == {f"{n}_solution" for n in CATALOGUE.exercises}
-    for i, cell in solutions:
-        source = _source(cell)
-        name = _nbgrader(cell)["grade_id"].removesuffix("_solution")
-        assert source.count("### BEGIN SOLUTION") == 1 and source.count("### END SOLUTION") == 1
-        before = source.split("### BEGIN SOLUTION")[0]
-        assert re.search(rf"^def {name}\(", before, re.M), name
-        assert '"""' in before, f"{name}: the docstring must stand before the solution markers"
-        assert not _nbgrader(cell)["locked"] and not _nbgrader(cell)["grade"]
-        # the visible check follows the solution
-        following = _source(cells[i + 1])
-        assert following.startswith(f'check("{name}", {name}'), following
-
-
-def test_backward_checks_pass_the_forward():
-    for name, exercise in CATALOGUE.exercises.items():
-        if exercise.forward:
-            graded = next(c for c in _cells() if _nbgrader(c).get("grade_id") == f"test_{name}")
-            assert f'grade("{name}", {name}, {exercise.forward})' in _source(graded)
-
-
-def test_code_cells_import_explicitly():
-    for cell in _cells():
-        if cell["cell_type"] != "code":
-            continue
-        source = _source(cell)
-        assert not re.search(r"^\s*from \S+ import \*", source, re.M), source
-        assert "sys.path" not in source and "autoreload" not in source
-
-
-def test_setup_cell_is_locked_and_binds_this_catalogue():
-    setup = next(c for c in _cells() if _nbgrader(c).get("grade_id") == "setup")
-    assert _nbgrader(setup)["locked"]
-    assert "from autograder.exercises.backprop import check, grade" in _source(setup)
-
-
-def test_only_checked_cells_store_outputs():
-    for cell in _cells():
-        if cell["cell_type"] == "code" and cell.get("outputs"):
-            assert _source(cell).startswith("# NBVAL_CHECK_OUTPUT")
-
-
-def test_markdown_cells_before_the_first_exercise_are_locked():
-    for cell in _cells()[:3]:
-        assert _nbgrader(cell)["locked"] and cell["cell_type"] == "markdown"
+def test_points_add_up_to_the_announced_total():
+    nb = notebook(CHAPTER)
+    assert sum(nbgrader(c)["points"] for c in graded_cells(nb)) == TOTAL_POINTS
+    assert f"{TOTAL_POINTS} points" in cell_with_id(nb, "intro_overview").source
 
 
 # -- the catalogue: what the generic tests do not cover -------------------------------------------
@@ -237,18 +143,53 @@ def _solutions():
         dz = 2 * (y_hat - y) * y_hat * (1 - y_hat)
         return dz * x, dz
 
+    def two_layer_loss(params, x, y):
+        z1, cache1 = affine_forward(x, params["W1"], params["b1"])
+        h1, relu_cache = relu_forward(z1)
+        scores, cache2 = affine_forward(h1, params["W2"], params["b2"])
+        loss, dscores = softmax_cross_entropy(scores, y)  # chapter 2's loss is free to use
+        dh1, dW2, db2 = affine_backward(dscores, cache2)
+        _, dW1, db1 = affine_backward(relu_backward(dh1, relu_cache), cache1)
+        return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+
+    def gradient_descent(loss_fn, params, x, y, lr, num_steps):
+        losses = []
+        for _ in range(num_steps):
+            loss, grads = loss_fn(params, x, y)
+            losses.append(loss)
+            params = {k: params[k] - lr * grads[k] for k in params}
+        return params, losses
+
     return locals()
 
 
 @pytest.mark.parametrize("name", ["neuron_backward", "affine_backward", "relu_backward", "two_layer_loss"])
 def test_right_answers_get_no_spurious_note_from_the_numerical_gradient(name):
     ours = _solutions()
-    function = ours.get(name) or backprop.two_layer_loss_reference
+    function = ours[name]
     forward = ours[CATALOGUE[name].forward]
     for seed in range(40):
         for hidden in (False, True):
             report = CATALOGUE.evaluate(name, function, forward, seed=seed, hidden=hidden)
             assert report.passed and "disagrees" not in report.message, str(report)
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_a_right_training_loop_passes_although_the_check_gives_it_nnlibs_loss(hidden):
+    """The check's loss_fn is nnlib's two_layer_loss, a forbidden answer: its calls are the check's, not the student's."""
+    for seed in range(3):
+        report = CATALOGUE.evaluate("gradient_descent", _solutions()["gradient_descent"], seed=seed, hidden=hidden)
+        assert report.passed, str(report)
+
+
+def test_a_training_loop_that_calls_nnlibs_loss_itself_is_caught():
+    ours = _solutions()
+
+    def loop(loss_fn, params, x, y, lr, num_steps):
+        return ours["gradient_descent"](dense.two_layer_loss, params, x, y, lr, num_steps)
+
+    report = CATALOGUE.evaluate("gradient_descent", loop)
+    assert report.status == "failed" and "calls nnlib's answer nnlib.dense.two_layer_loss" in report.message, str(report)
 
 
 def test_a_right_backward_of_a_wrong_forward_blames_the_forward():
@@ -344,9 +285,9 @@ def test_network_predictor_uses_the_students_layers_or_nnlibs(problem):
 
 def test_training_functions_fall_back_to_nnlib_while_unsolved():
     gd, loss_fn, who = viz.training_functions(stub, stub)
-    assert gd is viz.reference_gradient_descent and loss_fn is viz.reference_two_layer_loss and "nnlib's" in who
-    gd, loss_fn, who = viz.training_functions(backprop.gradient_descent_reference, backprop.two_layer_loss_reference)
-    assert gd is backprop.gradient_descent_reference and who == "your gradient_descent and two_layer_loss"
+    assert gd is optim.gradient_descent and loss_fn is dense.two_layer_loss and "nnlib's" in who
+    gd, loss_fn, who = viz.training_functions(optim.gradient_descent, dense.two_layer_loss)
+    assert gd is optim.gradient_descent and who == "your gradient_descent and two_layer_loss"
 
 
 def test_train_live_trains_with_the_students_functions_and_leaves_params_alone(problem):
@@ -356,9 +297,9 @@ def test_train_live_trains_with_the_students_functions_and_leaves_params_alone(p
 
     def gradient_descent(loss_fn, params, x, y, lr, num_steps):
         calls.append(num_steps)
-        return backprop.gradient_descent_reference(loss_fn, params, x, y, lr, num_steps)
+        return optim.gradient_descent(loss_fn, params, x, y, lr, num_steps)
 
-    trained, losses = viz.train_live(gradient_descent, backprop.two_layer_loss_reference, params, x, y,
+    trained, losses = viz.train_live(gradient_descent, dense.two_layer_loss, params, x, y,
                                      lr=1.0, steps=50, every=20, show=False)
     assert calls[-3:] == [20, 20, 10] and losses.shape == (50,) and losses[-1] < losses[0]
     fallback, fallback_losses = viz.train_live(stub, stub, params, x, y, lr=1.0, steps=50, every=20, show=False)

@@ -1,10 +1,11 @@
-"""Tests of nnlib.dense: the affine layer, forward and backward."""
+"""Tests of nnlib.dense: the affine layer, forward and backward, and the two-layer network's loss."""
 
 import numpy as np
 import pytest
 
-from nnlib.dense import affine_backward, affine_forward
+from nnlib.dense import TWO_LAYER_KEYS, affine_backward, affine_forward, two_layer_loss
 from nnlib.gradcheck import check_backward, check_gradient
+from nnlib.losses import softmax_cross_entropy
 from nnlib.tolerances import GRAD_RTOL
 
 pytestmark = pytest.mark.ch03
@@ -100,3 +101,93 @@ def test_wrong_shapes_are_rejected_naming_expected_and_actual(rng):
     _, cache = affine_forward(x, w, b)
     with pytest.raises(ValueError, match=r"dout must have shape \(4, 3\), got shape \(3, 4\)"):
         affine_backward(np.ones((3, 4)), cache)
+
+
+# ---------------------------------------------------------------- the two-layer network of chapter 3
+
+
+def network(rng, n=6, d=3, h=5, k=4, dtype=np.float64):
+    """(params, x, y) of a two-layer network; biases nonzero so that some hidden units are off."""
+    params = {"W1": rng.standard_normal((d, h)), "b1": 0.5 * rng.standard_normal(h),
+              "W2": rng.standard_normal((h, k)), "b2": 0.5 * rng.standard_normal(k)}
+    params = {key: v.astype(dtype) for key, v in params.items()}
+    return params, rng.standard_normal((n, d)).astype(dtype), rng.integers(0, k, n)
+
+
+def test_two_layer_loss_hand_computed():
+    # x = [[1, -1]]: z1 = [1, -1] + b1 = [1, -1], h1 = [1, 0]; scores = h1 @ W2 = [1, 0]
+    params = {"W1": np.eye(2), "b1": np.zeros(2), "W2": np.eye(2), "b2": np.zeros(2)}
+    loss, grads = two_layer_loss(params, np.array([[1.0, -1.0]]), np.array([1]))
+    p = np.exp([1.0, 0.0]) / np.sum(np.exp([1.0, 0.0]))  # softmax of the scores
+    assert loss == pytest.approx(-np.log(p[1]))
+    dscores = p - [0.0, 1.0]
+    np.testing.assert_allclose(grads["b2"], dscores)
+    np.testing.assert_allclose(grads["W2"], [dscores, [0.0, 0.0]])  # h1.T @ dscores: the second unit is off
+    np.testing.assert_allclose(grads["b1"], [dscores[0], 0.0])  # the ReLU blocks the second unit
+    np.testing.assert_allclose(grads["W1"], [[dscores[0], 0.0], [-dscores[0], 0.0]])
+
+
+@pytest.mark.parametrize("n, d, h, k", [(6, 3, 5, 4), (1, 2, 4, 3), (10, 2, 8, 2)])
+def test_two_layer_loss_gradient_check_and_shapes(n, d, h, k, rng):
+    params, x, y = network(rng, n, d, h, k)
+    loss, grads = two_layer_loss(params, x, y)
+    assert isinstance(loss, float) and list(grads) == list(TWO_LAYER_KEYS)
+    for key in TWO_LAYER_KEYS:
+        assert grads[key].shape == params[key].shape and grads[key].dtype == np.float64
+        f = lambda v, key=key: two_layer_loss({**params, key: v}, x, y)[0]  # noqa: E731
+        assert check_gradient(f, params[key].copy(), grads[key], name=key) < GRAD_RTOL
+    check_gradient(lambda v: two_layer_loss(params, v, y)[0], x, _input_gradient(params, x, y), name="x")
+
+
+def _input_gradient(params, x, y):
+    """dJ/dx by the same backward pass one layer further (two_layer_loss does not return it)."""
+    z1, cache1 = affine_forward(x, params["W1"], params["b1"])
+    scores, cache2 = affine_forward(np.maximum(z1, 0), params["W2"], params["b2"])
+    dh1 = affine_backward(softmax_cross_entropy(scores, y)[1], cache2)[0]
+    return affine_backward(dh1 * (z1 > 0), cache1)[0]
+
+
+def test_two_layer_loss_with_one_weight_in_both_layers(rng):
+    """W1 and W2 the same (square) array: its gradient is the sum of the two layers' gradients."""
+    params, x, y = network(rng, n=6, d=4, h=4, k=4)
+    shared = params["W1"]
+    _, grads = two_layer_loss({**params, "W2": shared}, x, y)
+    f = lambda v: two_layer_loss({**params, "W1": v, "W2": v}, x, y)[0]  # noqa: E731
+    assert check_gradient(f, shared.copy(), grads["W1"] + grads["W2"], name="shared W") < GRAD_RTOL
+
+
+def test_two_layer_loss_float32_in_float32_out(rng):
+    params, x, y = network(rng, dtype=np.float32)
+    loss, grads = two_layer_loss(params, x, y)
+    assert isinstance(loss, float) and all(g.dtype == np.float32 for g in grads.values())
+    params64 = {key: v.astype(np.float64) for key, v in params.items()}
+    loss64, grads64 = two_layer_loss(params64, x.astype(np.float64), y)
+    assert loss == pytest.approx(loss64, rel=1e-5)
+    for key in TWO_LAYER_KEYS:
+        np.testing.assert_allclose(grads[key], grads64[key], rtol=1e-4, atol=1e-6)
+
+
+def test_two_layer_loss_leaves_its_inputs_alone(rng):
+    params, x, y = network(rng)
+    given = dict(params)
+    before = {key: v.copy() for key, v in params.items()}, x.copy(), y.copy()
+    _, grads = two_layer_loss(params, x, y)
+    assert grads is not params and all(params[key] is given[key] for key in TWO_LAYER_KEYS)
+    for key in TWO_LAYER_KEYS:
+        np.testing.assert_array_equal(params[key], before[0][key])
+    np.testing.assert_array_equal(x, before[1])
+    np.testing.assert_array_equal(y, before[2])
+
+
+def test_two_layer_loss_names_the_wrong_parameter(rng):
+    params, x, y = network(rng)  # D = 3, H = 5, K = 4
+    with pytest.raises(ValueError, match=r"params must be a dict with the keys W1, b1, W2, b2, got keys \['W1', 'b1'\]"):
+        two_layer_loss({"W1": params["W1"], "b1": params["b1"]}, x, y)
+    with pytest.raises(ValueError, match=r"params\['W1'\] must have shape \(3, any\), got shape \(5, 3\)"):
+        two_layer_loss({**params, "W1": params["W1"].T}, x, y)
+    with pytest.raises(ValueError, match=r"params\['W2'\] must have shape \(5, any\), got shape \(4, 5\)"):
+        two_layer_loss({**params, "W2": params["W2"].T}, x, y)
+    with pytest.raises(ValueError, match=r"params\['b2'\] must have shape \(4,\), got shape \(1, 4\)"):
+        two_layer_loss({**params, "b2": params["b2"][None]}, x, y)
+    with pytest.raises(ValueError, match=r"y must have shape \(6,\), got shape \(5,\)"):
+        two_layer_loss(params, x, y[:5])

@@ -36,10 +36,11 @@ def loss_cases(rng):
             rng.standard_normal((4, 3)) * 3,
         ),
         "softmax_cross_entropy": (lambda z: losses.softmax_cross_entropy(z, y), logits),
+        "mse_on_sigmoid": (lambda z: losses.mse_on_sigmoid(z, target), rng.standard_normal((4, 3)) * 3),
     }
 
 
-NAMES = ["mse", "binary_cross_entropy", "binary_cross_entropy_with_logits", "softmax_cross_entropy"]
+NAMES = ["mse", "binary_cross_entropy", "binary_cross_entropy_with_logits", "softmax_cross_entropy", "mse_on_sigmoid"]
 
 
 # ---------------------------------------------------------------- hand-computed values
@@ -55,6 +56,13 @@ def test_binary_cross_entropy_hand_computed():
     loss, grad = losses.binary_cross_entropy(np.array([0.8, 0.25]), np.array([1.0, 0.0]))
     assert loss == pytest.approx(-(np.log(0.8) + np.log(0.75)) / 2, rel=MATCH_RTOL)
     np.testing.assert_allclose(grad, [-1 / 0.8 / 2, 1 / 0.75 / 2], rtol=MATCH_RTOL)
+
+
+def test_mse_on_sigmoid_hand_computed():
+    loss, grad = losses.mse_on_sigmoid(np.array([0.0, np.log(3.0)]), np.array([1.0, 0.0]))
+    # sigmoid: 1/2 and 3/4; errors -1/2 and 3/4; s (1 - s): 1/4 and 3/16
+    assert loss == pytest.approx((0.25 + 0.5625) / 2, rel=MATCH_RTOL)
+    np.testing.assert_allclose(grad, [2 * -0.5 * 0.25 / 2, 2 * 0.75 * 3 / 16 / 2], rtol=MATCH_RTOL)
 
 
 def test_binary_cross_entropy_with_logits_hand_computed():
@@ -134,6 +142,7 @@ def test_inputs_are_not_modified(rng):
     losses.binary_cross_entropy(prob, target)
     losses.binary_cross_entropy_with_logits(logits[:4, :3], target)
     losses.softmax_cross_entropy(logits, y)
+    losses.mse_on_sigmoid(logits[:4, :3], target)
     for a, b in zip(arrays, before):
         np.testing.assert_array_equal(a, b)
 
@@ -200,6 +209,15 @@ def test_binary_cross_entropy_of_certain_probabilities_is_finite(dtype, strict_f
     assert grad[2] < 0 < grad[3]  # the gradient still points towards the right answer
 
 
+def test_mse_on_sigmoid_saturates_where_cross_entropy_does_not(strict_fp):
+    z, t = np.array([1e4, -1e4, 12.0, -12.0]), np.array([0.0, 1.0, 0.0, 1.0])  # confidently wrong
+    loss, grad = losses.mse_on_sigmoid(z, t)
+    assert loss == pytest.approx(1.0, rel=1e-5) and np.all(np.isfinite(grad))
+    assert np.all(np.abs(grad) < 1e-5)  # s (1 - s) vanishes: almost no signal to learn from
+    _, bce_grad = losses.binary_cross_entropy_with_logits(z, t)
+    np.testing.assert_allclose(np.abs(bce_grad), 1 / 4, rtol=1e-5)
+
+
 def test_mse_of_large_values(strict_fp):
     loss, grad = losses.mse(np.array([1e4, -1e4]), np.array([-1e4, 1e4]))
     assert loss == 4e8
@@ -210,7 +228,7 @@ def test_mse_of_large_values(strict_fp):
 
 
 def test_shape_mismatch_is_rejected_naming_both_shapes():
-    for f in (losses.mse, losses.binary_cross_entropy, losses.binary_cross_entropy_with_logits):
+    for f in (losses.mse, losses.binary_cross_entropy, losses.binary_cross_entropy_with_logits, losses.mse_on_sigmoid):
         with pytest.raises(ValueError, match=r"\(4,\) and \(4, 1\)"):
             f(np.full(4, 0.5), np.zeros((4, 1)))  # a column of targets would broadcast to (4, 4)
 

@@ -1,51 +1,26 @@
-"""Chapter 2 (loss functions): the notebook's structure, its solutions, and the plotting helpers.
+"""Chapter 2 (loss functions): what is specific to its notebook, and the plotting helpers.
 
-The notebook is read, not executed (``python -m pytest --nbval-lax solutions/02_losses`` runs it). Its
-solution cells are executed here without a kernel, to prove that they pass their own checks. The
-plots run headless (matplotlib's Agg backend) and must draw the student's function, or nnlib's while
-it is not written yet.
+The structure every chapter's notebook shares, and its solutions passing their own checks, are
+tested in tests/test_notebook_structure.py (``python -m pytest --nbval-lax solutions/02_losses``
+runs the notebook). The plots run headless (matplotlib's Agg backend) and must draw the student's
+function, or nnlib's while it is not written yet.
 """
-
-import ast
-import re
-from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
-import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from test_notebook_structure import CHAPTERS, graded_cells, nbgrader, notebook  # noqa: E402
 
-from autograder.exercises.losses import CATALOGUE  # noqa: E402
 from nnlib import losses as ref  # noqa: E402
 from nnlib.viz import losses as viz  # noqa: E402
 
 pytestmark = pytest.mark.ch02
 
-CHAPTER = Path(__file__).resolve().parents[1] / "solutions" / "02_losses"
-NOTEBOOK = CHAPTER / "02_losses.ipynb"
-GRADE_CALL = re.compile(r"""\bgrade\(\s*["'](\w+)["']""")
-CHECK_CALL = re.compile(r"""\bcheck\(\s*["'](\w+)["']""")
-
-
-@pytest.fixture(scope="module")
-def nb():
-    return nbformat.read(str(NOTEBOOK), as_version=4)
-
-
-def nbgrader(cell):
-    return cell.metadata.get("nbgrader", {})
-
-
-def graded_cells(nb):
-    return [c for c in nb.cells if nbgrader(c).get("grade")]
-
-
-def solution_cells(nb):
-    return [c for c in nb.cells if nbgrader(c).get("solution")]
+(CHAPTER,) = [c for c in CHAPTERS if c.name == "02_losses"]
 
 
 @pytest.fixture(autouse=True)
@@ -54,142 +29,13 @@ def close_figures():
     plt.close("all")
 
 
-# -- the notebook's structure ---------------------------------------------------------------------
+# -- the notebook: what is specific to this chapter (the rest: tests/test_notebook_structure.py) --------
 
 
-def test_the_chapter_folder_holds_only_the_notebook():
-    # Every file in solutions/<chapter>/ is copied into the student release.
-    assert sorted(p.name for p in CHAPTER.iterdir()) == ["02_losses.ipynb"]
-
-
-def test_notebook_is_valid_and_uses_the_python3_kernel(nb):
-    nbformat.validate(nb)
-    assert nb.metadata.kernelspec.name == "python3"
-
-
-def test_every_exercise_has_exactly_one_graded_cell_with_points(nb):
-    graded = {}
-    for cell in graded_cells(nb):
-        names = set(GRADE_CALL.findall(cell.source))
-        assert len(names) == 1, f"a graded cell should grade one exercise, got {names}: {cell.source}"
-        graded.setdefault(names.pop(), []).append(cell)
-    assert set(graded) == set(CATALOGUE.exercises), "graded cells and catalogue exercises differ"
-    for name, cells in graded.items():
-        assert len(cells) == 1, f"{name} is graded in {len(cells)} cells"
-        meta = nbgrader(cells[0])
-        assert isinstance(meta.get("points"), int) and meta["points"] > 0, name
-        assert meta["locked"] and not meta["solution"], name
-        assert meta["grade_id"] == f"test_{name}"
-
-
-def test_graded_cells_run_the_visible_and_the_hidden_check(nb):
-    for cell in graded_cells(nb):
-        visible, _, rest = cell.source.partition("### BEGIN HIDDEN TESTS")
-        hidden, end, _ = rest.partition("### END HIDDEN TESTS")
-        assert end, f"no hidden-tests block in {cell.source!r}"
-        assert GRADE_CALL.search(visible) and "hidden=True" not in visible
-        assert GRADE_CALL.search(hidden) and "hidden=True" in hidden
-
-
-def test_grade_ids_are_unique_and_cells_have_the_nbgrader_schema(nb):
-    ids = [nbgrader(c)["grade_id"] for c in nb.cells if nbgrader(c)]
-    assert len(ids) == len(set(ids)), f"duplicate grade_ids: {sorted(i for i in ids if ids.count(i) > 1)}"
-    for cell in nb.cells:
-        if nbgrader(cell):
-            assert nbgrader(cell)["schema_version"] == 3
-            assert set(nbgrader(cell)) >= {"grade", "solution", "locked", "grade_id", "schema_version", "task"}
-
-
-def test_points_in_the_text_match_the_graded_cells(nb):
-    points = {GRADE_CALL.search(c.source).group(1): nbgrader(c)["points"] for c in graded_cells(nb)}
-    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    for name, p in points.items():
-        assert re.search(rf"### Exercise \d+: `{name}` \({p} points?\)", text), f"{name}: heading should say {p} points"
-    assert f"({sum(points.values())} points, {len(points)} graded exercises)" in nb.cells[0].source
-
-
-def test_every_exercise_has_a_solution_cell_with_the_def_outside_the_markers(nb):
-    defined = {}
-    for cell in solution_cells(nb):
-        before, begin, rest = cell.source.partition("### BEGIN SOLUTION")
-        assert begin and "### END SOLUTION" in rest, cell.source
-        tree = ast.parse(before.rstrip() + "\n    pass\n")  # the signature and docstring alone must parse
-        (function,) = tree.body
-        assert ast.get_docstring(function), f"{function.name} needs a docstring above the solution markers"
-        defined[function.name] = nbgrader(cell)["grade_id"]
-        assert not nbgrader(cell)["grade"] and not nbgrader(cell)["locked"]
-    assert set(defined) == set(CATALOGUE.exercises)
-    assert all(grade_id == f"{name}_solution" for name, grade_id in defined.items())
-
-
-def test_every_exercise_has_a_visible_check_after_its_solution(nb):
-    order = {}
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and not nbgrader(cell):
-            for name in CHECK_CALL.findall(cell.source):
-                order.setdefault(name, index)
-        if nbgrader(cell).get("solution"):
-            order[nbgrader(cell)["grade_id"].removesuffix("_solution") + ":solution"] = index
-    for name in CATALOGUE.exercises:
-        assert name in order, f"no check cell for {name}"
-        assert order[f"{name}:solution"] < order[name]
-
-
-def test_a_loss_exercise_passes_the_function_twice(nb):
-    # The second argument is the loss whose gradient the check computes numerically.
-    for cell in nb.cells:
-        for name, args in re.findall(r"""\b(?:check|grade)\(\s*["'](\w+)["'],\s*([^)]*)\)""", cell.source):
-            functions = [a.strip() for a in args.split(",") if "=" not in a]
-            expected = 2 if CATALOGUE[name].forward else 1
-            assert functions == [name] * expected, f"{cell.source!r}"
-
-
-def test_no_star_imports_path_tricks_or_autoreload(nb):
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert not re.search(r"import\s+\*", cell.source), cell.source
-            assert "sys.path" not in cell.source and "autoreload" not in cell.source, cell.source
-
-
-def test_setup_cell_is_locked_and_imports_the_checks(nb):
-    setup = next(c for c in nb.cells if nbgrader(c).get("grade_id") == "setup")
-    assert setup.cell_type == "code" and nbgrader(setup)["locked"]
-    assert "from autograder.exercises.losses import check, grade" in setup.source
-    intro = nb.cells[0]
-    assert nbgrader(intro)["grade_id"] == "intro" and nbgrader(intro)["locked"]
-    for heading in ("What you will build", "What you need from earlier chapters", "How long it takes to run"):
-        assert heading in intro.source
-
-
-def test_only_nbval_checked_cells_keep_outputs(nb):
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "# NBVAL_CHECK_OUTPUT" not in cell.source:
-            assert not cell.outputs, f"stale output in {cell.source[:60]!r}"
-
-
-# -- the notebook's solutions pass their own checks -------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def solutions(nb):
-    """The notebook's functions, from its setup and solution cells, run without a kernel."""
-    namespace = {}
-    setup = next(c for c in nb.cells if nbgrader(c).get("grade_id") == "setup")
-    exec("\n".join(line for line in setup.source.splitlines() if not line.startswith("%")), namespace)
-    for cell in solution_cells(nb):
-        exec(cell.source, namespace)
-    return namespace
-
-
-@pytest.mark.parametrize("name", list(CATALOGUE.exercises))
-@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
-def test_notebook_solution_passes_its_check(solutions, name, hidden):
-    function = solutions[name]
-    forward = function if CATALOGUE[name].forward else None
-    for seed in (0, 7, 12345):
-        report = CATALOGUE.evaluate(name, function, forward, seed=seed, hidden=hidden)
-        assert report.passed, str(report)
-        assert "disagrees" not in report.message, str(report)
+def test_the_intro_counts_points_and_graded_exercises():
+    nb = notebook(CHAPTER)
+    points = [nbgrader(c)["points"] for c in graded_cells(nb)]
+    assert f"({sum(points)} points, {len(points)} graded exercises)" in nb.cells[0].source
 
 
 # -- the plots and the widget -----------------------------------------------------------------------
@@ -230,7 +76,7 @@ def test_comparison_falls_back_to_nnlib_while_the_exercises_are_stubs():
 
 
 def test_comparison_draws_the_students_functions():
-    fig = viz.plot_loss_comparison(1.0, 0, mse_on_sigmoid=viz.mse_on_sigmoid_reference,
+    fig = viz.plot_loss_comparison(1.0, 0, mse_on_sigmoid=ref.mse_on_sigmoid,
                                    binary_cross_entropy_with_logits=twice_the_cross_entropy)
     assert all(label.endswith("yours") for label in legend_texts(fig))
     loss_axis, grad_axis = fig.axes

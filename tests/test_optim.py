@@ -1,9 +1,12 @@
-"""Tests of nnlib.optim: hand-computed steps, known limits, purity, dtype, stability."""
+"""Tests of nnlib.optim: hand-computed steps, known limits, purity, dtype, stability; the training loop."""
 
 import numpy as np
 import pytest
 
 from nnlib import optim
+from nnlib.dense import two_layer_loss
+from nnlib.gradcheck import check_gradient
+from nnlib.tolerances import GRAD_RTOL
 
 pytestmark = pytest.mark.ch03
 
@@ -174,3 +177,74 @@ def test_validation():
         optim.adam_step(np.zeros(3), np.zeros(3), {"m": np.zeros(3), "v": np.zeros(3)}, lr=0.1)
     with pytest.raises(ValueError, match="state=None"):
         optim.rmsprop_step(np.zeros(3), np.zeros(3), {}, lr=0.1)
+
+
+# ---------------------------------------------------------------- gradient_descent, the training loop of chapter 3
+
+
+def _network(rng, n=12, d=2, h=6, k=3, dtype=np.float64):
+    params = {"W1": rng.standard_normal((d, h)), "b1": 0.5 * rng.standard_normal(h),
+              "W2": rng.standard_normal((h, k)), "b2": 0.5 * rng.standard_normal(k)}
+    return {key: v.astype(dtype) for key, v in params.items()}, rng.standard_normal((n, d)).astype(dtype), rng.integers(0, k, n)
+
+
+def test_gradient_descent_hand_computed():
+    def quadratic(params, x, y):  # J = sum((w - 1)**2) + b**2
+        return float(np.sum((params["w"] - 1) ** 2) + params["b"][0] ** 2), {"w": 2 * (params["w"] - 1), "b": 2 * params["b"]}
+
+    params, losses = optim.gradient_descent(quadratic, {"w": np.array([3.0, -1.0]), "b": np.array([2.0])}, None, None,
+                                            lr=0.25, num_steps=2)
+    # each step halves the distance to the minimum: w 3 -> 2 -> 1.5, -1 -> 0 -> 0.5; b 2 -> 1 -> 0.5
+    np.testing.assert_array_equal(params["w"], [1.5, 0.5])
+    np.testing.assert_array_equal(params["b"], [0.5])
+    np.testing.assert_array_equal(losses, [4 + 4 + 4, 1 + 1 + 1])  # recorded before each update
+    assert losses.dtype == np.float64 and losses.shape == (2,)
+
+
+def test_gradient_descent_steps_along_the_numerical_gradient(rng):
+    """One step moves each parameter by -lr times the loss's gradient, checked by central differences."""
+    params, x, y = _network(rng)
+    lr = 0.1
+    new, losses = optim.gradient_descent(two_layer_loss, params, x, y, lr, 1)
+    assert losses[0] == two_layer_loss(params, x, y)[0]
+    for key in params:
+        step = (params[key] - new[key]) / lr  # the gradient the loop used
+        f = lambda v, key=key: two_layer_loss({**params, key: v}, x, y)[0]  # noqa: E731
+        assert check_gradient(f, params[key].copy(), step, name=key) < GRAD_RTOL
+
+
+def test_gradient_descent_lowers_the_loss_of_a_network(rng):
+    params, x, y = _network(rng)
+    _, losses = optim.gradient_descent(two_layer_loss, params, x, y, lr=0.5, num_steps=100)
+    assert losses.shape == (100,) and losses[-1] < 0.5 * losses[0]
+
+
+def test_gradient_descent_leaves_params_alone_and_returns_a_new_dict(rng):
+    params, x, y = _network(rng)
+    given, before = dict(params), {key: v.copy() for key, v in params.items()}
+    for steps in (0, 3):
+        new, losses = optim.gradient_descent(two_layer_loss, params, x, y, 0.1, steps)
+        assert new is not params and set(new) == set(params) and losses.shape == (steps,)
+        assert all(params[key] is given[key] for key in params)
+        for key in params:
+            np.testing.assert_array_equal(params[key], before[key])
+    zero_steps, no_losses = optim.gradient_descent(two_layer_loss, params, x, y, 0.1, 0)
+    assert no_losses.dtype == np.float64
+    for key in params:
+        np.testing.assert_array_equal(zero_steps[key], params[key])
+
+
+def test_gradient_descent_keeps_float32_parameters(rng):
+    params, x, y = _network(rng, dtype=np.float32)
+    new, losses = optim.gradient_descent(two_layer_loss, params, x, y, 0.1, 3)
+    assert all(new[key].dtype == np.float32 and new[key].shape == params[key].shape for key in params)
+    assert losses.dtype == np.float64
+
+
+def test_gradient_descent_validation(rng):
+    params, x, y = _network(rng)
+    for bad in (-1, 2.5):
+        with pytest.raises(ValueError, match=rf"num_steps must be an integer >= 0, got {bad}"):
+            optim.gradient_descent(two_layer_loss, params, x, y, 0.1, bad)
+    with pytest.raises(ValueError, match="lr must be >= 0, got -0.1"):
+        optim.gradient_descent(two_layer_loss, params, x, y, -0.1, 1)

@@ -5,6 +5,7 @@ import pytest
 
 from nnlib.validation import (
     as_float_array,
+    require_generator,
     require_labels,
     require_ndim,
     require_probability,
@@ -71,3 +72,15 @@ def test_require_probability():
     for p in (1.0, -0.1, 1.5):
         with pytest.raises(ValueError, match=rf"drop_prob must be in \[0, 1\), got {p}"):
             require_probability(p, "drop_prob")
+
+
+def test_require_generator_accepts_a_generator_and_names_what_it_got():
+    require_generator(np.random.default_rng(0))
+    for bad, actual in [(0, "int"), (None, "None"), (np.random, "module"), (np.random.RandomState(0), "RandomState")]:
+        with pytest.raises(
+            TypeError,
+            match=rf"^rng must be a numpy\.random\.Generator, e\.g\. np\.random\.default_rng\(0\), got {actual}\.$",
+        ):
+            require_generator(bad)
+    with pytest.raises(TypeError, match=r"^shuffle_rng must be a numpy\.random\.Generator"):
+        require_generator(42, name="shuffle_rng")

@@ -18,16 +18,17 @@ returns ``(out, cache)``; its check compares ``out`` alone (``outputs=("out",)``
 compares as many outputs as are named), and its backward pass is run on the student's own cache.
 """
 
+
 import numpy as np
 
-from autograder.checks import Case, Catalogue, Exercise, Mistake
+from autograder.checks import Case, Catalogue, Exercise, Mistake, trusted
 from nnlib import activations as act
 from nnlib import dense, gradcheck, optim
 from nnlib.losses import softmax_cross_entropy
 from nnlib.tolerances import GRAD_STEP
 
 #: The parameter names of the two-layer network, in the order the checks report them.
-KEYS = ("W1", "b1", "W2", "b2")
+KEYS = dense.TWO_LAYER_KEYS
 
 
 class ParamsModified(Exception):
@@ -117,33 +118,13 @@ def affine_backward_expected(x, w, b, dout):
     return dense.affine_backward(dout, dense.affine_forward(x, w, b)[1])
 
 
-def two_layer_loss_reference(params, x, y):
-    """Affine - ReLU - affine - softmax cross-entropy: ``(loss, grads)`` with grads keyed like params.
-
-    Plain numpy (no call to nnlib's dense layer): it is also the loss function handed to a
-    student's ``gradient_descent``, which must not be seen calling nnlib's answers.
-    """
-    z1 = x @ params["W1"] + params["b1"]  # (N, H)
-    h1 = np.maximum(z1, 0)  # (N, H)
-    scores = h1 @ params["W2"] + params["b2"]  # (N, K)
-    loss, dscores = softmax_cross_entropy(scores, y)  # dscores (N, K), holds the 1/N
-    dh1 = dscores @ params["W2"].T  # (N, H)
-    dz1 = dh1 * (z1 > 0)
-    grads = {"W1": x.T @ dz1, "b1": dz1.sum(axis=0), "W2": h1.T @ dscores, "b2": dscores.sum(axis=0)}
-    return loss, grads
-
-
 def sgd_update_reference(params, grads, lr):
     return {k: params[k] - lr * grads[k] for k in params}
 
 
-def gradient_descent_reference(loss_fn, params, x, y, lr, num_steps):
-    losses = []
-    for _ in range(num_steps):
-        loss, grads = loss_fn(params, x, y)
-        losses.append(loss)
-        params = sgd_update_reference(params, grads, lr)
-    return params, np.array(losses)
+#: The loss function the check gives a student's gradient_descent: nnlib's two_layer_loss, an
+#: answer of this chapter, called by the check's doing, not the student's.
+GIVEN_LOSS_FN = trusted(dense.two_layer_loss)
 
 
 # -- numerical gradients of the student's own forward passes ---------------------------------------
@@ -262,7 +243,7 @@ def run_two_layer_loss(function, forward, x, y, *arrays):
 
 
 def two_layer_loss_flat(x, y, *arrays):
-    loss, grads = two_layer_loss_reference(_as_dict(arrays), x, y)
+    loss, grads = dense.two_layer_loss(_as_dict(arrays), x, y)
     return (loss, *(grads[k] for k in KEYS))
 
 
@@ -282,7 +263,7 @@ def sgd_update_flat(lr, *arrays):
 def run_gradient_descent(function, forward, x, y, lr, num_steps, *arrays):
     params = _as_dict(arrays)
     given = dict(params)
-    new, losses = _pair(function(two_layer_loss_reference, params, x, y, lr, num_steps), "gradient_descent", "(params, losses)")
+    new, losses = _pair(function(GIVEN_LOSS_FN, params, x, y, lr, num_steps), "gradient_descent", "(params, losses)")
     _require_untouched(params, given, "gradient_descent")
     try:
         losses = np.asarray(losses, dtype=np.float64)
@@ -292,7 +273,7 @@ def run_gradient_descent(function, forward, x, y, lr, num_steps, *arrays):
 
 
 def gradient_descent_flat(x, y, lr, num_steps, *arrays):
-    new, losses = gradient_descent_reference(two_layer_loss_reference, _as_dict(arrays), x, y, lr, num_steps)
+    new, losses = optim.gradient_descent(dense.two_layer_loss, _as_dict(arrays), x, y, lr, num_steps)
     return (*(new[k] for k in KEYS), losses)
 
 
@@ -658,7 +639,7 @@ EXERCISES = (
         "two_layer_loss",
         two_layer_loss_flat,
         two_layer_cases(),
-        solution=two_layer_loss_reference,
+        solution=dense.two_layer_loss,
         outputs=("loss",) + tuple(f"grads[{k!r}]" for k in KEYS),
         run=run_two_layer_loss,
         arg_names=("x", "y") + tuple(f"params[{k!r}]" for k in KEYS),
@@ -701,7 +682,7 @@ EXERCISES = (
         "gradient_descent",
         gradient_descent_flat,
         gradient_descent_cases(),
-        solution=gradient_descent_reference,
+        solution=optim.gradient_descent,
         outputs=KEYS + ("losses",),
         run=run_gradient_descent,
         arg_names=("x", "y", "lr", "num_steps") + tuple(f"params[{k!r}]" for k in KEYS),
@@ -728,7 +709,9 @@ FORBIDDEN = (
     dense.affine_backward,
     act.elementwise_forward,
     act.elementwise_backward,
+    dense.two_layer_loss,
     optim.sgd_step,
+    optim.gradient_descent,
 )
 
 CATALOGUE = Catalogue("03_backprop", EXERCISES, forbidden=FORBIDDEN)

@@ -8,8 +8,8 @@ student passes the same function twice, ``check("mse", mse, mse)``, and the chec
 the student's own loss numerically, so a failure also says whether the student's gradient agrees
 with the student's loss (then the loss itself is what to fix) or not (then the gradient is wrong).
 
-Three exercises have no nnlib counterpart (``mse_on_sigmoid``, ``log_sum_exp``, ``one_hot``); their
-references are written here, on top of nnlib's.
+Two exercises have no nnlib counterpart (``log_sum_exp``, ``one_hot``); their references are written
+here, on top of nnlib's.
 """
 
 import numpy as np
@@ -28,13 +28,6 @@ NUMERICAL_MAX_INPUT = 50.0
 
 
 # -- references without an nnlib counterpart ----------------------------------------------------
-
-
-def mse_on_sigmoid_reference(logits, target):
-    """``mean((sigmoid(z) - t)**2)`` and its gradient ``2 (s - t) s (1 - s) / size`` w.r.t. ``z``."""
-    s = act.sigmoid(logits)
-    loss, dprob = ref.mse(s, target)
-    return loss, dprob * s * (1 - s)
 
 
 def log_sum_exp_reference(x):
@@ -345,7 +338,7 @@ EXERCISES = (
     ),
     Exercise(
         "mse_on_sigmoid",
-        mse_on_sigmoid_reference,
+        ref.mse_on_sigmoid,
         (
             Case("standard normal logits of shape (4, 5), targets 0 and 1", logits_and_targets((4, 5))),
             Case("confidently wrong logits (|z| from 3 to 12, the wrong sign)", confidently_wrong),
@@ -488,8 +481,8 @@ EXERCISES = (
 
 #: The nnlib functions this chapter asks students to write themselves. log_softmax is among them:
 #: z - log_softmax(z) is log_sum_exp(z), the trick exercise 5 asks for; sigmoid and softmax stay free.
-FORBIDDEN = (ref.mse, ref.binary_cross_entropy, ref.binary_cross_entropy_with_logits, ref.softmax_cross_entropy,
-             act.log_softmax)
+FORBIDDEN = (ref.mse, ref.binary_cross_entropy, ref.mse_on_sigmoid, ref.binary_cross_entropy_with_logits,
+             ref.softmax_cross_entropy, act.log_softmax)
 
 CATALOGUE = Catalogue("02_losses", EXERCISES, forbidden=FORBIDDEN)
 check, grade = CATALOGUE.bind()

@@ -22,18 +22,6 @@ from nnlib.viz import student_or_reference
 MSE_COLOR, BCE_COLOR = "tab:blue", "tab:orange"
 
 
-def mse_on_sigmoid_reference(z, target):
-    """``mean((sigmoid(z) - t)**2)`` and its gradient with respect to ``z``: 2 (s - t) s (1 - s) / size.
-
-    >>> loss, dz = mse_on_sigmoid_reference(np.array([0.0]), np.array([1.0]))
-    >>> loss, dz
-    (0.25, array([-0.25]))
-    """
-    s = sigmoid(z)
-    loss, dprob = ref.mse(s, target)
-    return loss, dprob * s * (1 - s)
-
-
 def per_example(loss_function, z, y):
     """Loss and dJ/dz of a single example with label ``y`` at each logit in ``z``.
 
@@ -110,9 +98,9 @@ def plot_loss_comparison(z=-4.0, y=1, *, mse_on_sigmoid=None, binary_cross_entro
     y = int(y)
     grid = np.linspace(*z_range, 321)
     point = np.array([float(z)])
-    mse_loss, mse_grad, mse_whose = _curves(mse_on_sigmoid, mse_on_sigmoid_reference, grid, y)
+    mse_loss, mse_grad, mse_whose = _curves(mse_on_sigmoid, ref.mse_on_sigmoid, grid, y)
     bce_loss, bce_grad, bce_whose = _curves(binary_cross_entropy_with_logits, ref.binary_cross_entropy_with_logits, grid, y)
-    mse_at, mse_grad_at, _ = _curves(mse_on_sigmoid, mse_on_sigmoid_reference, point, y)
+    mse_at, mse_grad_at, _ = _curves(mse_on_sigmoid, ref.mse_on_sigmoid, point, y)
     bce_at, bce_grad_at, _ = _curves(binary_cross_entropy_with_logits, ref.binary_cross_entropy_with_logits, point, y)
 
     # Fixed margins: constrained layout doubled the time to render this figure (0.5 s more, per redraw).

@@ -24,10 +24,8 @@ from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from nnlib import dense, gradcheck
+from nnlib import dense, gradcheck, optim
 from nnlib.activations import relu, sigmoid
-from nnlib.losses import softmax_cross_entropy
-from nnlib.optim import sgd_step
 from nnlib.viz import attempted, student_or_reference
 
 #: One colour per class (points), and a light version of it for the regions.
@@ -40,35 +38,7 @@ CURVE_COLOURS = ("tab:blue", "tab:green", "tab:red", "tab:purple", "tab:orange",
 DIVERGENCE_FACTOR = 3.0
 
 
-# -- nnlib's two-layer network: the fallback while the student's functions are not written --------
-
-
-def reference_two_layer_loss(params, x, y):
-    """Affine - ReLU - affine - softmax cross-entropy with nnlib's layers: ``(loss, grads)``.
-
-    >>> rng = np.random.default_rng(0)
-    >>> params = {"W1": rng.standard_normal((2, 4)), "b1": np.zeros(4), "W2": np.zeros((4, 3)), "b2": np.zeros(3)}
-    >>> loss, grads = reference_two_layer_loss(params, rng.standard_normal((5, 2)), np.array([0, 1, 2, 0, 1]))
-    >>> bool(abs(loss - np.log(3)) < 1e-12), sorted(grads)
-    (True, ['W1', 'W2', 'b1', 'b2'])
-    """
-    z1, cache1 = dense.affine_forward(x, params["W1"], params["b1"])  # (N, H)
-    h1 = relu(z1)
-    scores, cache2 = dense.affine_forward(h1, params["W2"], params["b2"])  # (N, K)
-    loss, dscores = softmax_cross_entropy(scores, y)
-    dh1, dW2, db2 = dense.affine_backward(dscores, cache2)
-    _, dW1, db1 = dense.affine_backward(dh1 * (z1 > 0), cache1)
-    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
-
-
-def reference_gradient_descent(loss_fn, params, x, y, lr, num_steps):
-    """``num_steps`` steps of ``w = w - lr * dJ/dw`` with nnlib's ``sgd_step``: ``(params, losses)``."""
-    losses = []
-    for _ in range(int(num_steps)):
-        loss, grads = loss_fn(params, x, y)
-        losses.append(loss)
-        params = {k: sgd_step(params[k], grads[k], lr) for k in params}
-    return params, losses
+# -- the student's training functions, or nnlib's (dense.two_layer_loss, optim.gradient_descent) ---
 
 
 def _probe():
@@ -93,9 +63,9 @@ def training_functions(gradient_descent=None, loss_fn=None):
     """
     params, x, y = _probe()
     loss_fn, loss_who = (loss_fn, "yours") if loss_fn is not None and attempted(lambda: loss_fn(params, x, y)[0]) \
-        else (reference_two_layer_loss, "nnlib's")
+        else (dense.two_layer_loss, "nnlib's")
     gd_ok = gradient_descent is not None and attempted(lambda: gradient_descent(loss_fn, dict(params), x, y, 0.1, 1)[1])
-    gradient_descent, gd_who = (gradient_descent, "yours") if gd_ok else (reference_gradient_descent, "nnlib's")
+    gradient_descent, gd_who = (gradient_descent, "yours") if gd_ok else (optim.gradient_descent, "nnlib's")
     if gd_who == loss_who == "yours":
         who = "your gradient_descent and two_layer_loss"
     elif gd_who == loss_who:
