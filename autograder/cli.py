@@ -1,0 +1,186 @@
+"""The instructor's command line: ``python -m autograder <command>`` (also ``nn-course``).
+
+Every command takes ``--root DIR``, the course root holding ``solutions/``, ``chapters/`` and
+``nbgrader_config.py`` (default: this repository). nbgrader always runs in temporary folders; the
+repository never gets a gradebook or a log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+DESCRIPTION = """\
+The course's grading pipeline (wraps nbgrader 0.9).
+
+commands:
+  release [CHAPTER ...] [--check]
+        regenerate chapters/ from solutions/ (nbgrader generate_assignment, throwaway gradebook);
+        checks that no solution or hidden-test text reaches the release. --check only compares:
+        exit 1 and list the differing files if chapters/ is out of date.
+  check NOTEBOOK
+        what students run: execute the notebook headless and print each graded exercise as
+        passed / failed (reason) / not attempted, and the score. Exit 0 unless it cannot be read.
+  grade CHAPTER --submissions DIR
+        autograde DIR/<student>/CHAPTER/ (nbgrader's submitted/ layout) in parallel, one
+        `nbgrader autograde --student X` per student in a private course folder, with time and
+        memory limits and a progress bar; record the grades in COURSE_DIR/gradebook.db, then
+        generate feedback and the grades CSV (so `feedback` and `export` are part of `grade`).
+  feedback CHAPTER      (re)generate feedback HTML from the gradebook (hidden tests cleared)
+  export CHAPTER        (re)write the grades CSV from the gradebook
+  demo [--chapter CHAPTER]
+        end to end on a temporary copy of the course: perfect, untouched, partly right and broken
+        submissions, graded, with the report, feedback and CSV paths and the score table.
+
+outputs of grade / feedback / export (COURSE_DIR defaults to ROOT/course, git-ignored):
+  COURSE_DIR/gradebook.db                            nbgrader's gradebook (formgrader can open it)
+  COURSE_DIR/autograded/<student>/<chapter>/          executed, graded notebooks
+  COURSE_DIR/feedback/<student>/<chapter>/*.html      feedback for students
+  COURSE_DIR/reports/<chapter>-grades.csv             student, chapter, score, max_score,
+                                                      one column per graded cell, status
+  COURSE_DIR/reports/<chapter>-report.txt             the summary, with a reason for every failure
+"""
+
+
+def _common(root_default: Path) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--root", type=Path, default=root_default,
+                   help="course root with solutions/ and chapters/ (default: %(default)s)")
+    return p
+
+
+def _grading_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--course-dir", type=Path, default=None,
+                   help="nbgrader course folder for the gradebook and outputs (default: ROOT/course)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from autograder.nbg import default_root
+
+    common = _common(default_root())
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("release", parents=[common], help="regenerate or check chapters/")
+    p.add_argument("chapters", nargs="*", metavar="CHAPTER", help="default: every chapter in solutions/")
+    p.add_argument("--check", action="store_true", help="compare only; exit 1 if chapters/ is out of date")
+
+    p = sub.add_parser("check", parents=[common], help="run a notebook and show its graded exercises")
+    p.add_argument("notebook", type=Path, metavar="NOTEBOOK")
+    p.add_argument("--timeout", type=int, default=120, help="per-cell timeout in seconds (default 120)")
+
+    p = sub.add_parser("grade", parents=[common], help="autograde a folder of submissions")
+    p.add_argument("chapter", metavar="CHAPTER")
+    p.add_argument("--submissions", type=Path, required=True,
+                   help="folder of <student>/<CHAPTER>/ (or a course folder containing submitted/)")
+    _grading_options(p)
+    p.add_argument("--jobs", type=int, default=None, help="students graded at once (default: cores)")
+    p.add_argument("--timeout", type=int, default=None,
+                   help="per-cell timeout in seconds (default: Execute.timeout in nbgrader_config.py, 120)")
+    p.add_argument("--memory-limit", type=int, default=2048, metavar="MB",
+                   help="address-space limit of each grading process and its kernel (default 2048; 0: none)")
+    p.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--keep-workdirs", action="store_true", help="keep the private course folders (debugging)")
+    p.add_argument("--no-fork", action="store_true",
+                   help="start every nbgrader process from scratch instead of forking a warm one "
+                        "(about 1 s more per student)")
+
+    p = sub.add_parser("feedback", parents=[common], help="generate feedback HTML from the gradebook")
+    p.add_argument("chapter", metavar="CHAPTER")
+    _grading_options(p)
+    p.add_argument("--student", default=None, help="one student (default: all)")
+
+    p = sub.add_parser("export", parents=[common], help="write the grades CSV from the gradebook")
+    p.add_argument("chapter", metavar="CHAPTER")
+    _grading_options(p)
+    p.add_argument("--output", type=Path, default=None,
+                   help="CSV path (default: COURSE_DIR/reports/CHAPTER-grades.csv)")
+
+    p = sub.add_parser("demo", parents=[common], help="end-to-end demonstration in a temporary folder")
+    p.add_argument("--chapter", default=None, help="default: the first chapter in solutions/")
+    p.add_argument("--workdir", type=Path, default=None, help="folder to use (default: a new temporary one)")
+    p.add_argument("--jobs", type=int, default=None)
+    p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    return parser
+
+
+def _cmd_release(args) -> int:
+    from autograder.release import release
+
+    return release(args.root, args.chapters, check=args.check)
+
+
+def _cmd_check(args) -> int:
+    from autograder import notebook_check
+
+    try:
+        rows = notebook_check.check_notebook(args.notebook, timeout=args.timeout)
+    except Exception as exc:  # noqa: BLE001 - unreadable notebook: the one failing exit
+        print(f"error: cannot read {args.notebook}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    print(notebook_check.format_table(rows))
+    return 0
+
+
+def _cmd_grade(args) -> int:
+    from autograder import grading
+
+    try:
+        result = grading.grade(args.root, args.chapter, args.submissions, args.course_dir, jobs=args.jobs,
+                               timeout=args.timeout, memory_limit=args.memory_limit,
+                               feedback=not args.no_feedback, progress=not args.no_progress,
+                               keep_workdirs=args.keep_workdirs, fork=not args.no_fork)
+    except (FileNotFoundError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(result.report_path.read_text().rstrip())
+    print(f"\nreport written to {result.report_path}")
+    return 0
+
+
+def _course_dir(args) -> Path:
+    return (args.course_dir or Path(args.root) / "course").resolve()
+
+
+def _cmd_feedback(args) -> int:
+    from autograder import grading
+
+    out, problems = grading.generate_feedback(args.root, args.chapter, _course_dir(args),
+                                              [args.student] if args.student else None)
+    for p in problems:
+        print(p, file=sys.stderr)
+    print(f"feedback: {out}/<student>/{args.chapter}/*.html")
+    return 1 if problems else 0
+
+
+def _cmd_export(args) -> int:
+    from autograder import grading
+
+    path = grading.export_csv(args.root, args.chapter, _course_dir(args), path=args.output)
+    print(f"grades CSV: {path}")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from autograder.demo import demo
+
+    return demo(args.root, args.chapter, args.workdir, jobs=args.jobs, timeout=args.timeout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from autograder.nbg import skip_slow_imports
+
+    skip_slow_imports()
+    args = build_parser().parse_args(argv)
+    args.root = Path(args.root).resolve()
+    handler = {"release": _cmd_release, "check": _cmd_check, "grade": _cmd_grade,
+               "feedback": _cmd_feedback, "export": _cmd_export, "demo": _cmd_demo}[args.command]
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,689 @@
+"""``grade``, ``feedback`` and ``export``: autograde a folder of submissions into nbgrader's gradebook.
+
+How a batch runs (``grade``):
+
+1. ``nbgrader generate_assignment`` runs once in a temporary *template* course folder, which gives a
+   gradebook holding only this chapter (cells, points, checksums, hidden tests; no solutions).
+2. Each student is graded by its own ``nbgrader autograde CHAPTER --student X`` process, several at
+   once, in its own *private* course folder: a copy of the template gradebook, the chapter's
+   non-notebook files, the student's submission, private Jupyter/IPython folders. The process runs in
+   a new session under an address-space limit and a wall-clock limit; the kernel gets a per-cell
+   timeout and is shut down immediately. Afterwards the whole process group is killed, so nothing
+   the student started survives (unless it left the session itself).
+3. The parent alone writes the *master* gradebook (``COURSE_DIR/gradebook.db``): it copies the
+   student's scores out of the private gradebook (clamped to the master's points) one student at a
+   time. Before each write it checks that the master file is byte-identical to what it last wrote;
+   if anything else changed it, the last good copy (held in memory) is put back and the incident is
+   reported.
+4. ``nbgrader generate_feedback`` (hidden tests cleared, see ``nbgrader_config.py``) and a CSV with one
+   row per student: ``student, chapter, score, max_score, <grade_id>..., status``.
+
+Submissions are read from ``DIR/<student>/<chapter>/`` (nbgrader's ``submitted/`` layout; ``DIR`` may
+also be the course folder that contains ``submitted/``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import nbg
+from autograder.progress import Progress
+from autograder.zygote import Zygote, ZygoteDied
+
+STUDENT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]*$")
+
+
+@dataclass
+class Outcome:
+    student: str
+    status: str = "graded"  # "graded" or "failed: <reason>"
+    notes: list[str] = field(default_factory=list)  # per-exercise problems, for the report
+    seconds: float = 0.0
+    scores: dict = field(default_factory=dict)  # (notebook, grade_id) -> score, from the private run
+    workdir: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "graded"
+
+
+@dataclass
+class BatchResult:
+    chapter: str
+    course_dir: Path
+    outcomes: list[Outcome]
+    csv_path: Path | None = None
+    report_path: Path | None = None
+    feedback_dir: Path | None = None
+    incidents: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    course_id: str = "default_course"
+    phases: dict = field(default_factory=dict)  # phase -> seconds
+
+
+def _fmt(x) -> str:
+    return "" if x is None else f"{float(x):g}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The master gradebook, guarded against writes by anything but the parent.
+
+
+class MasterGradebook:
+    """The course's gradebook file, written only here, one student at a time."""
+
+    def __init__(self, path: Path, course_id: str):
+        self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
+        self.course_id = course_id
+        self.lock = threading.Lock()
+        self.incidents: list[str] = []
+        self._snapshot()
+
+    def _snapshot(self) -> None:
+        self._bytes = self.path.read_bytes()
+        self._hash = hashlib.sha256(self._bytes).hexdigest()
+
+    def verify(self, context: str) -> None:
+        """Put the last good copy back if the file changed since we last wrote it."""
+        for extra in (Path(str(self.path) + "-journal"), Path(str(self.path) + "-wal")):
+            if extra.exists():
+                extra.unlink()
+        current = self.path.read_bytes() if self.path.exists() else None
+        if current is None or hashlib.sha256(current).hexdigest() != self._hash:
+            how = "deleted" if current is None else "modified"
+            self.path.write_bytes(self._bytes)
+            self.incidents.append(f"the master gradebook was {how} by something other than the grader "
+                                  f"(noticed {context}); restored the last good copy")
+
+    def write(self, fn, context: str) -> None:
+        """Run ``fn(gradebook)``; all or nothing (the file is put back if ``fn`` fails)."""
+        with self.lock:
+            self.verify(context)
+            from nbgrader.api import Gradebook
+
+            try:
+                with warnings.catch_warnings():
+                    # nbgrader's add_submission triggers a harmless SQLAlchemy autoflush warning.
+                    warnings.filterwarnings("ignore", message=".*not in session.*")
+                    with Gradebook(self.url, self.course_id) as gb:
+                        fn(gb)
+            except BaseException:
+                self.path.write_bytes(self._bytes)
+                raise
+            self._snapshot()
+
+
+def _structure(gb, chapter: str) -> dict:
+    a = gb.find_assignment(chapter)
+    return {nb.name: sorted((gc.name, float(gc.max_score)) for gc in nb.grade_cells) for nb in a.notebooks}
+
+
+def ensure_master(root: Path, chapter: str, template: Path, course_dir: Path, course_id: str,
+                  zygote=None) -> Path:
+    """Make sure ``course_dir/gradebook.db`` holds the chapter, as the template does."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    master = course_dir / "gradebook.db"
+    if not master.exists():
+        shutil.copyfile(template / "gradebook.db", master)
+        return master
+    with Gradebook(f"sqlite:///{template / 'gradebook.db'}", course_id) as gb:
+        want = _structure(gb, chapter)
+    try:
+        with Gradebook(f"sqlite:///{master}", course_id) as gb:
+            have = _structure(gb, chapter)
+    except MissingEntry:
+        have = None
+    if have != want:  # add or update the chapter in the master gradebook with nbgrader itself
+        rc, text = nbg.run_nbgrader(["generate_assignment", chapter, "--force",
+                                     *nbg.path_args(template, db=master)], template, zygote=zygote)
+        if rc != 0:
+            raise nbg.NbgraderError("could not add the chapter to the master gradebook:\n"
+                                    + nbg.last_error_lines(text))
+    return master
+
+
+# ---------------------------------------------------------------------------------------------
+# One student.
+
+
+def _notebook_problem(path: Path) -> str | None:
+    """Why ``path`` is not a readable notebook (None if it is)."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return f"{path.name} is not UTF-8 text"
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return f"{path.name} is not valid notebook JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        return f"{path.name} is not a notebook (no list of cells)"
+    try:
+        import nbformat
+
+        nbformat.reads(raw, as_version=4)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is the submission's problem
+        return f"{path.name} cannot be read as a notebook ({type(exc).__name__}: {exc})"
+    return None
+
+
+def _reason_from_log(log: str, timeout: int, memory_limit: int) -> str:
+    if "DeadKernelError" in log or "Kernel died" in log or "kernel died" in log:
+        lim = f"{memory_limit} MB" if memory_limit else "none"
+        return ("the kernel died while running the notebook (os._exit, a crash, or running out of "
+                f"memory; limit {lim}); nothing could be graded")
+    if "UnresponsiveKernelError" in log or "Kernel didn't respond" in log:
+        return f"the kernel stopped responding (a cell kept running after the {timeout} s timeout)"
+    if "MemoryError" in log:
+        return f"the grader ran out of memory (limit {memory_limit} MB)"
+    errs = [ln.strip() for ln in log.splitlines() if "[ERROR]" in ln or "Error:" in ln]
+    errs = [e for e in errs if "Kernel is running over TCP" not in e]
+    return "nbgrader failed: " + (errs[-1][:300] if errs else "no error message")
+
+
+def _cell_notes(autograded_dir: Path) -> list[str]:
+    """One line per graded cell that did not pass, from the autograded notebooks."""
+    import nbformat
+
+    from autograder.notebook_check import classify
+
+    notes = []
+    for path in sorted(autograded_dir.glob("*.ipynb")):
+        try:
+            nb = nbformat.read(str(path), as_version=4)
+        except Exception:  # noqa: BLE001
+            continue
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("solution") and not meta.get("grade") and cell.cell_type == "code":
+                for o in cell.get("outputs", []):
+                    if o.get("output_type") == "error" and o.get("ename") not in ("NotImplementedError",):
+                        msg = (o.get("evalue") or "").strip().splitlines()
+                        notes.append(f"{meta.get('grade_id')} (student code): raised {o.get('ename')}"
+                                     + (f": {msg[0]}" if msg else ""))
+                        break
+            if meta.get("grade"):
+                row = classify(cell, ran=True)
+                if row.result not in ("passed", "manual"):
+                    reason = row.reason.rstrip(".")
+                    if reason.lower().startswith(row.result):  # "not attempted yet (...)"
+                        notes.append(f"{row.grade_id}: {reason}")
+                    else:
+                        notes.append(f"{row.grade_id}: {row.result}" + (f" ({reason})" if reason else ""))
+    return notes
+
+
+def _has_timeouts(autograded_dir: Path) -> bool:
+    for path in autograded_dir.glob("*.ipynb"):
+        try:
+            nb = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        for cell in nb.get("cells", []):
+            for o in cell.get("outputs", []) or []:
+                if o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError":
+                    return True
+    return False
+
+
+def _killpg(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class StudentRun:
+    def __init__(self, *, student, chapter, submission: Path, template: Path, notebooks: list[str],
+                 workroot: Path, root: Path, course_id: str, timeout: int, memory_limit: int,
+                 wall_limit: float, threads_env: dict, zygote=None, retry_timeouts: bool = True):
+        self.student, self.chapter = student, chapter
+        self.submission, self.template, self.notebooks = submission, template, notebooks
+        self.work = workroot / student
+        self.root, self.course_id = root, course_id
+        self.timeout, self.memory_limit, self.wall_limit = timeout, memory_limit, wall_limit
+        self.threads_env = threads_env
+        self.zygote = zygote
+        self.retry_timeouts = retry_timeouts
+
+    def prepare(self, out: Outcome) -> list[str]:
+        """Build the private course folder; returns the notebooks that can be graded."""
+        w = self.work
+        nbg.prepare_workdir(self.root, w)
+        shutil.copyfile(self.template / "gradebook.db", w / "gradebook.db")
+        # Only the chapter's non-notebook files: autograde copies them over the submission. The
+        # source notebook (the solutions) is never in the student's reach here.
+        src = w / nbg.SOURCE_DIR / self.chapter
+        nbg.copy_tree(self.template / nbg.RELEASE_DIR / self.chapter, src, notebooks=False)
+        dest = w / "submitted" / self.student / self.chapter
+        shutil.copytree(self.submission, dest, symlinks=True,
+                        ignore=shutil.ignore_patterns(*nbg.IGNORE))
+        gradable = []
+        found = sorted(p.name for p in dest.glob("*.ipynb"))
+        for name in self.notebooks:
+            path = dest / f"{name}.ipynb"
+            if path.is_symlink():
+                path.unlink()
+                out.notes.append(f"{name}.ipynb is a symbolic link; not graded")
+                continue
+            if not path.is_file():
+                others = [f for f in found if f[:-6] not in self.notebooks]
+                hint = f" (the submission has: {', '.join(others)}; was it renamed?)" if others else ""
+                out.notes.append(f"missing notebook {name}.ipynb{hint}")
+                continue
+            problem = _notebook_problem(path)
+            if problem:
+                path.unlink()  # nbgrader then scores it 0 as missing instead of failing the batch
+                out.notes.append(problem)
+                continue
+            gradable.append(name)
+        for d in (".runtime", ".ipython", ".home"):
+            (w / d).mkdir(exist_ok=True)
+        return gradable
+
+    def env(self) -> dict:
+        w = self.work
+        extra = {"JUPYTER_RUNTIME_DIR": str(w / ".runtime"), "IPYTHONDIR": str(w / ".ipython"),
+                 "HOME": str(w / ".home"),
+                 "JUPYTER_DATA_DIR": str(w / ".home" / "data"), "MPLCONFIGDIR": str(w / ".home" / "mpl"),
+                 "MPLBACKEND": "Agg"}
+        extra.update(self.threads_env)
+        return nbg.venv_env(extra)
+
+    def autograde(self, out: Outcome) -> None:
+        w = self.work
+        argv = ["autograde", self.chapter, f"--student={self.student}", "--force", *nbg.path_args(w),
+                f"--CourseDirectory.course_id={self.course_id}", f"--Execute.timeout={self.timeout}",
+                "--Execute.shutdown_kernel=immediate"]
+        logfile = w / "autograde.log"
+        rc, killed = None, False
+        if self.zygote is not None and not self.zygote.dead:
+            try:
+                rc, killed = self._run_forked(argv, logfile)
+            except ZygoteDied:
+                rc = None
+        if rc is None and not killed:
+            rc, killed = self._run_exec(argv, logfile)
+        if rc == 0 and not killed and self.retry_timeouts and _has_timeouts(self._autograded()):
+            # A timed-out cell is re-run once in a fresh process: besides endless loops, we saw the
+            # kernel connection stall for a whole timeout in about 1 of 25-70 runs (nbclient).
+            out.notes.append(f"a cell timed out after {self.timeout} s; graded a second time to rule out "
+                             "a stalled kernel")
+            rc, killed = None, False
+            if self.zygote is not None and not self.zygote.dead:
+                try:
+                    rc, killed = self._run_forked(argv, logfile)
+                except ZygoteDied:
+                    rc = None
+            if rc is None and not killed:
+                rc, killed = self._run_exec(argv, logfile)
+        self._interpret(out, rc, killed, logfile)
+
+    def _autograded(self) -> Path:
+        return self.work / "autograded" / self.student / self.chapter
+
+    def _run_forked(self, argv, logfile):
+        rid, pid = self.zygote.start(argv, self.work, self.env(), logfile, self.memory_limit)
+        try:
+            rc = self.zygote.wait(rid, self.wall_limit)
+            killed = rc is None
+            _killpg(pid)  # nbgrader, the kernel and anything the student started in the session
+            if killed:
+                rc = self.zygote.wait(rid, 30)
+        except ZygoteDied:  # e.g. the student's code killed it: this student runs again, unforked
+            _killpg(pid)
+            raise
+        return rc, killed
+
+    def _run_exec(self, argv, logfile):
+        cmd = [sys.executable, "-m", "autograder._limits", "--memory", str(self.memory_limit), "--",
+               *nbg.nbgrader_cmd(*argv)]
+        with open(logfile, "wb") as log:
+            proc = subprocess.Popen(cmd, cwd=str(self.work), env=self.env(), stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            killed = False
+            try:
+                proc.wait(timeout=self.wall_limit)
+            except subprocess.TimeoutExpired:
+                killed = True
+            finally:
+                _killpg(proc.pid)
+                proc.wait()
+        return proc.returncode, killed
+
+    def _interpret(self, out: Outcome, rc, killed: bool, logfile: Path) -> None:
+        w = self.work
+        text = logfile.read_text(errors="replace") if logfile.exists() else ""
+        autograded = w / "autograded" / self.student / self.chapter
+        if killed:
+            out.status = (f"failed: did not finish within {self.wall_limit:.0f} s (a cell kept running "
+                          f"after the {self.timeout} s timeout?); nothing could be graded")
+            return
+        if rc != 0 or not any(autograded.glob("*.ipynb")):
+            if rc is not None and rc < 0:
+                out.status = (f"failed: the grader was killed by signal {-rc} "
+                              "(the student's code may have killed it)")
+            else:
+                out.status = "failed: " + _reason_from_log(text, self.timeout, self.memory_limit)
+            return
+        out.notes.extend(_cell_notes(autograded))
+        self.read_scores(out)
+
+    def read_scores(self, out: Outcome) -> None:
+        from nbgrader.api import Gradebook
+
+        try:
+            with Gradebook(f"sqlite:///{self.work / 'gradebook.db'}", self.course_id) as gb:
+                sub = gb.find_submission(self.chapter, self.student)
+                for nb in sub.notebooks:
+                    for g in nb.grades:
+                        out.scores[(nb.name, g.name)] = (g.auto_score, bool(g.needs_manual_grade))
+        except Exception as exc:  # noqa: BLE001 - a damaged private gradebook is this student's problem
+            out.status = f"failed: could not read the results ({type(exc).__name__}: {exc})"
+            out.scores.clear()
+
+    def __call__(self) -> Outcome:
+        out = Outcome(self.student, workdir=self.work)
+        t0 = time.monotonic()
+        try:
+            gradable = self.prepare(out)
+            if not gradable:
+                out.status = "failed: " + ("; ".join(out.notes) or "no notebook to grade")
+                out.notes.clear()
+            else:
+                self.autograde(out)
+        except Exception as exc:  # noqa: BLE001 - never stop the batch
+            out.status = f"failed: grader error ({type(exc).__name__}: {exc})"
+        out.seconds = time.monotonic() - t0
+        return out
+
+
+def merge(gb, chapter: str, out: Outcome) -> None:
+    """Write one student's results into the master gradebook (``gb``)."""
+    gb.update_or_create_student(out.student)
+    from nbgrader.api import MissingEntry
+
+    try:
+        sub = gb.find_submission(chapter, out.student)
+    except MissingEntry:
+        sub = gb.add_submission(chapter, out.student)
+    for nb in sub.notebooks:
+        for g in nb.grades:
+            auto, manual = out.scores.get((nb.name, g.name), (0.0, False))
+            if auto is not None:
+                auto = min(max(float(auto), 0.0), float(g.max_score))
+            g.auto_score = auto
+            g.needs_manual_grade = manual if out.ok else False
+    gb.db.commit()
+
+
+# ---------------------------------------------------------------------------------------------
+# Feedback and export.
+
+
+def _workdir_for(root: Path, tmp: Path) -> Path:
+    return nbg.prepare_workdir(root, tmp)
+
+
+def generate_feedback(root: Path, chapter: str, course_dir: Path, students: list[str] | None = None,
+                      course_id: str | None = None, zygote=None) -> tuple[Path, list[str]]:
+    """``nbgrader generate_feedback`` for the chapter; returns (feedback folder, problems)."""
+    course_dir = Path(course_dir).resolve()
+    course_id = course_id or nbg.course_id(root)
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="nn-feedback-") as tmp:
+        w = _workdir_for(root, Path(tmp))
+        args = [*nbg.path_args(course_dir, db=course_dir / "gradebook.db", logdir=w),
+                f"--CourseDirectory.course_id={course_id}"]
+        pattern = students[0] if students and len(students) == 1 else "*"
+        rc, text = nbg.run_nbgrader(["generate_feedback", chapter, f"--student={pattern}", "--force", *args],
+                                    w, zygote=zygote)
+        if rc != 0:
+            problems.append("nbgrader generate_feedback failed: " + nbg.last_error_lines(text, 3))
+    return course_dir / "feedback", problems
+
+
+def status_file(course_dir: Path, chapter: str) -> Path:
+    return Path(course_dir) / "reports" / f"{chapter}-status.json"
+
+
+def export_csv(root: Path, chapter: str, course_dir: Path, course_id: str | None = None,
+               path: Path | None = None) -> Path:
+    """Write the chapter's grades table; one row per student with a submission."""
+    from nbgrader.api import Gradebook
+
+    course_dir = Path(course_dir)
+    course_id = course_id or nbg.course_id(root)
+    order = grade_order(root, chapter)
+    path = Path(path) if path else course_dir / "reports" / f"{chapter}-grades.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf = status_file(course_dir, chapter)
+    statuses = json.loads(sf.read_text()) if sf.exists() else {}
+    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}", course_id) as gb:
+        assignment = gb.find_assignment(chapter)
+        cells = []
+        for nb in sorted(assignment.notebooks, key=lambda n: n.name):
+            for gc in sorted(nb.grade_cells, key=lambda c: (order.get((nb.name, c.name), 10**6), c.name)):
+                cells.append((nb.name, gc.name))
+        multi = len(assignment.notebooks) > 1
+        header = ["student", "chapter", "score", "max_score"]
+        header += [f"{n}/{g}" if multi else g for n, g in cells]
+        header.append("status")
+        rows = []
+        for sub in sorted(assignment.submissions, key=lambda s: s.student.id):
+            grades = {(nb.name, g.name): g.score for nb in sub.notebooks for g in nb.grades}
+            row = [sub.student.id, chapter, _fmt(sub.score), _fmt(sub.max_score)]
+            row += [_fmt(grades.get(key)) for key in cells]
+            row.append(statuses.get(sub.student.id, "graded"))
+            rows.append(row)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def grade_order(root: Path, chapter: str) -> dict:
+    """{(notebook, grade_id): position} from the source notebooks (the gradebook keeps no order)."""
+    import nbformat
+
+    order = {}
+    for path in sorted((Path(root) / nbg.SOURCE_DIR / chapter).glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade"):
+                order[(path.stem, meta.get("grade_id"))] = len(order)
+    return order
+
+
+# ---------------------------------------------------------------------------------------------
+# The batch.
+
+
+def find_students(submissions: Path, chapter: str) -> tuple[Path, list[str]]:
+    submissions = Path(submissions)
+    if (submissions / "submitted").is_dir():
+        submissions = submissions / "submitted"
+    if not submissions.is_dir():
+        raise FileNotFoundError(f"no submissions folder: {submissions}")
+    students = sorted(p.name for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return submissions, students
+
+
+def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None = None, *,
+          jobs: int | None = None, timeout: int | None = None, memory_limit: int = 2048, feedback: bool = True,
+          progress: bool = True, keep_workdirs: bool = False, fork: bool = True,
+          log=print) -> BatchResult:
+    root = Path(root).resolve()
+    if chapter not in nbg.chapters_in(root):
+        raise FileNotFoundError(f"no chapter {chapter!r}: missing {root}/solutions/{chapter}/{chapter}.ipynb")
+    course_dir = Path(course_dir).resolve() if course_dir else root / "course"
+    course_dir.mkdir(parents=True, exist_ok=True)
+    submitted, students = find_students(Path(submissions).resolve(), chapter)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    course_id = nbg.course_id(root)
+    timeout = int(timeout or nbg.config_value(root, "Execute", "timeout", 120))
+    t_start = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="nn-grade-"))
+    zygote = None
+    if fork:
+        try:
+            zygote = Zygote(nbg.venv_env())
+        except (ZygoteDied, OSError, ValueError) as exc:
+            log(f"note: starting each nbgrader process from scratch ({exc})")
+    try:
+        template = tmp / "template"
+        release_dir = nbg.generate_assignment(root, chapter, template, zygote=zygote)
+        notebooks = sorted(p.stem for p in release_dir.glob("*.ipynb"))
+        master = MasterGradebook(ensure_master(root, chapter, template, course_dir, course_id, zygote),
+                                 course_id)
+        import nbformat
+
+        n_code = sum(1 for name in notebooks
+                     for c in nbformat.read(str(release_dir / f"{name}.ipynb"), as_version=4).cells
+                     if c.cell_type == "code")
+        wall_limit = timeout * (n_code + 2) + 60
+        threads_env = {k: os.environ.get(k, "1") for k in
+                       ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        workroot = tmp / "students"
+        workroot.mkdir()
+
+        outcomes: dict[str, Outcome] = {}
+
+        def one(student: str) -> Outcome:
+            sub_dir = submitted / student / chapter
+            if not STUDENT_RE.match(student):
+                out = Outcome(student, status="failed: unusable student id (allowed: letters, digits, _.@+-)")
+            elif not sub_dir.is_dir():
+                out = Outcome(student, status=f"failed: no {chapter}/ folder in the submission")
+            else:
+                out = StudentRun(student=student, chapter=chapter, submission=sub_dir, template=template,
+                                 notebooks=notebooks, workroot=workroot, root=root, course_id=course_id,
+                                 timeout=timeout, memory_limit=memory_limit, wall_limit=wall_limit,
+                                 threads_env=threads_env, zygote=zygote)()
+            if STUDENT_RE.match(student):
+                try:
+                    master.write(lambda gb: merge(gb, chapter, out), f"after grading {student}")
+                    _install_autograded(out, course_dir, chapter)
+                except Exception as exc:  # noqa: BLE001
+                    out.status = f"failed: could not record the grade ({type(exc).__name__}: {exc})"
+                if out.workdir and not keep_workdirs:
+                    shutil.rmtree(out.workdir, ignore_errors=True)
+            bar.advance()
+            return out
+
+        t_setup = time.monotonic() - t_start
+        with Progress(len(students), label=f"grading {chapter}", enabled=progress) as bar:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                for out in pool.map(one, students):
+                    outcomes[out.student] = out
+        with master.lock:
+            master.verify("at the end of the batch")
+
+        result = BatchResult(chapter, course_dir, [outcomes[s] for s in students],
+                             incidents=master.incidents, course_id=course_id)
+        result.phases["setup"] = t_setup
+        result.phases["autograde"] = time.monotonic() - t_start - t_setup
+        sf = status_file(course_dir, chapter)
+        sf.parent.mkdir(parents=True, exist_ok=True)
+        statuses = json.loads(sf.read_text()) if sf.exists() else {}
+        statuses.update({o.student: o.status for o in result.outcomes})
+        sf.write_text(json.dumps(statuses, indent=1, sort_keys=True) + "\n")
+        if feedback:
+            graded = [o.student for o in result.outcomes if o.ok]
+            if graded:
+                result.feedback_dir, problems = generate_feedback(root, chapter, course_dir,
+                                                                  graded, course_id, zygote)
+                result.incidents.extend(problems)
+        result.phases["feedback"] = time.monotonic() - t_start - t_setup - result.phases["autograde"]
+        result.csv_path = export_csv(root, chapter, course_dir, course_id)
+        result.seconds = time.monotonic() - t_start
+        result.report_path = write_report(result)
+        return result
+    finally:
+        if zygote is not None:
+            zygote.close()
+        if not keep_workdirs:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            log(f"private course folders kept in {tmp}")
+
+
+def _install_autograded(out: Outcome, course_dir: Path, chapter: str) -> None:
+    dest = course_dir / "autograded" / out.student / chapter
+    if dest.exists():
+        _make_writable(dest)
+        shutil.rmtree(dest)
+    src = out.workdir / "autograded" / out.student / chapter if out.workdir else None
+    if out.ok and src and src.is_dir():
+        shutil.copytree(src, dest, symlinks=True)
+    fb = course_dir / "feedback" / out.student / chapter
+    if fb.exists():  # stale feedback from an earlier run
+        shutil.rmtree(fb)
+
+
+def _make_writable(path: Path) -> None:
+    for p in [path, *path.rglob("*")]:
+        try:
+            p.chmod(p.stat().st_mode | 0o200)
+        except OSError:
+            pass
+
+
+def score_table(result: BatchResult) -> str:
+    from nbgrader.api import Gradebook
+
+    scores = {}
+    with Gradebook(f"sqlite:///{result.course_dir / 'gradebook.db'}", result.course_id) as gb:
+        for o in result.outcomes:
+            try:
+                sub = gb.find_submission(result.chapter, o.student)
+                scores[o.student] = (sub.score, sub.max_score)
+            except Exception:  # noqa: BLE001
+                scores[o.student] = (None, None)
+    w = max([len("student")] + [len(o.student) for o in result.outcomes])
+    lines = [f"{'student':<{w}}  {'score':>9}  {'time':>6}  status", f"{'-' * w}  {'-' * 9}  {'-' * 6}  {'-' * 40}"]
+    for o in result.outcomes:
+        s, m = scores[o.student]
+        sc = f"{_fmt(s)} / {_fmt(m)}" if m is not None else "-"
+        lines.append(f"{o.student:<{w}}  {sc:>9}  {o.seconds:5.1f}s  {o.status}")
+        for note in o.notes:
+            lines.append(f"{'':<{w}}  {'':>9}  {'':>6}    - {note}")
+    return "\n".join(lines)
+
+
+def write_report(result: BatchResult) -> Path:
+    path = result.course_dir / "reports" / f"{result.chapter}-report.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n_ok = sum(o.ok for o in result.outcomes)
+    text = [f"Chapter {result.chapter}: {len(result.outcomes)} submission(s), {n_ok} graded, "
+            f"{len(result.outcomes) - n_ok} failed, in {result.seconds:.1f} s ("
+            + ", ".join(f"{k} {v:.1f} s" for k, v in result.phases.items()) + ")",
+            "", score_table(result)]
+    if result.incidents:
+        text += ["", "Incidents:"] + [f"  - {i}" for i in result.incidents]
+    text += ["", f"gradebook: {result.course_dir / 'gradebook.db'}",
+             f"grades CSV: {result.csv_path}",
+             f"feedback:   {result.feedback_dir or '(not generated)'}"
+             + ("/<student>/" + result.chapter + "/*.html" if result.feedback_dir else ""),
+             f"autograded: {result.course_dir / 'autograded'}/<student>/{result.chapter}/"]
+    path.write_text("\n".join(text) + "\n")
+    return path

@@ -1,0 +1,37 @@
+"""nbgrader settings for this course (nbgrader 0.9.6).
+
+Used by stock ``nbgrader`` commands run from the repository root and copied by ``python -m autograder``
+into every temporary course folder it runs nbgrader in (paths are then given on the command line).
+Do not set ``CourseDirectory.root`` here: it defaults to the current folder.
+"""
+
+c = get_config()  # noqa: F821 (injected by traitlets)
+
+c.CourseDirectory.course_id = "nn-from-first-principles"
+# solutions/<chapter>/<chapter>.ipynb is the source; chapters/<chapter>/ is the release students get.
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "chapters"
+# Never copy editor and interpreter debris into a release or over a submission.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store"]
+
+# A test cell with any stderr output scores 0 in nbgrader; a correct answer that prints a debug line
+# or triggers a RuntimeWarning must keep its points. Failures still show: they are error outputs.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"(?s).*"
+
+# Per-cell timeout (seconds) when autograding; a cell over it is interrupted and fails.
+c.Execute.timeout = 120
+# The default graceful kernel shutdown stalled ~3 s in 1 notebook of 10 here; immediate saves ~13%.
+c.Execute.shutdown_kernel = "immediate"
+
+# A deleted test cell is put back (and graded) instead of staying "needs manual grade".
+c.OverwriteCells.add_missing_cells = True
+
+# Feedback shows test cells without their hidden-tests block (upstream shows them verbatim), and
+# tracebacks without the hidden lines they would quote (autograder/nbgrader_extras.py).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "autograder.nbgrader_extras.ScrubHiddenTestTracebacks",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

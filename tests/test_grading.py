@@ -1,0 +1,286 @@
+"""The grading pipeline end to end: one batch of awkward submissions, many assertions.
+
+A module-scoped fixture grades a mix of submissions to the fixture course (tests/fixtures/course,
+chapter 00_tiny: square 2 points, mean 3 points) in one ``python -m autograder grade`` run:
+perfect, untouched release, partly right, invalid JSON, renamed notebook, a cell that never returns,
+a kernel that dies, a huge allocation, a correct answer that writes to stderr, a missing folder,
+and a submission that attacks the master gradebook. Then the real chapter 1, when it exists.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import demo, grading, nbg, release
+
+pytestmark = pytest.mark.grading
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "course"
+CHAPTER = "00_tiny"
+TIMEOUT = 4  # per-cell seconds: the "limits" submission's endless loop is interrupted after this
+MEMORY_MB = 1024
+
+SQUARE_OK = 'def square(x):\n    """Return x squared."""\n    return x * x'
+
+
+def _set_cell(nb, grade_id, source):
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.source = source
+            return nb
+    raise KeyError(grade_id)
+
+
+def _mean(body):
+    return 'def mean(xs):\n    """Return the arithmetic mean of the non-empty list xs."""\n' + body
+
+
+def make_course(tmp: Path) -> Path:
+    course = tmp / "course"
+    shutil.copytree(FIXTURE, course)
+    shutil.copyfile(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
+    assert release.release(course, log=lambda m: None) == 0
+    return course
+
+
+def make_submissions(course: Path, dest: Path, master_db: Path) -> dict[str, Path]:
+    sol = course / "solutions" / CHAPTER / f"{CHAPTER}.ipynb"
+    rel = course / "chapters" / CHAPTER / f"{CHAPTER}.ipynb"
+
+    def write(student, nb, name=f"{CHAPTER}.ipynb"):
+        d = dest / student / CHAPTER
+        d.mkdir(parents=True)
+        nbformat.write(nb, str(d / name))
+
+    def released():
+        return nbformat.read(str(rel), as_version=4)
+
+    write("perfect", nbformat.read(str(sol), as_version=4))
+    write("zero", released())
+    write("partial", _set_cell(released(), "square_impl", SQUARE_OK))
+    (dest / "broken" / CHAPTER).mkdir(parents=True)
+    (dest / "broken" / CHAPTER / f"{CHAPTER}.ipynb").write_text('{"cells": [')
+    write("renamed", nbformat.read(str(sol), as_version=4), name=f"{CHAPTER} (copy).ipynb")
+    # Over the limits: square allocates 4x the memory limit (MemoryError, so square is undefined);
+    # mean never returns (interrupted after the per-cell timeout).
+    nb = _set_cell(released(), "square_impl", f"hog = bytearray({4 * MEMORY_MB} * 2**20)\n" + SQUARE_OK)
+    write("limits", _set_cell(nb, "mean_impl", _mean("    while True:\n        pass")))
+    nb = _set_cell(released(), "square_impl", SQUARE_OK)
+    write("dies", _set_cell(nb, "mean_impl", "import os\nos._exit(1)"))
+    nb = _set_cell(released(), "square_impl",
+                   'import sys, warnings\n' + SQUARE_OK.replace(
+                       "    return", '    print("debug: squaring", x, file=sys.stderr)\n'
+                                     '    warnings.warn("a harmless warning", RuntimeWarning)\n    return'))
+    write("noisy", _set_cell(nb, "mean_impl", _mean(
+        '    import numpy as np\n    np.float64(1.0) / 0.0  # RuntimeWarning on stderr\n'
+        '    return math.fsum(xs) / len(xs)')))
+    (dest / "missing").mkdir()
+    # Correct answers, plus an attack: rewrite every grade in the master gradebook, give itself
+    # 100 points in its private one, and leave a background process to do it again later.
+    attack = f'''
+import os, sqlite3, subprocess, sys
+MASTER = {str(master_db)!r}
+def wreck(path, score):
+    try:
+        con = sqlite3.connect(path, timeout=1)
+        con.execute("UPDATE grade SET auto_score = ?", (score,))
+        con.commit(); con.close()
+    except Exception as exc:
+        print("attack failed:", exc)
+wreck(MASTER, 0)
+wreck(os.path.join(os.getcwd().split("/autograded/")[0], "gradebook.db"), 100)
+subprocess.Popen([sys.executable, "-c", "import time, sqlite3; time.sleep(3); "
+                  "c = sqlite3.connect({str(master_db)!r}); c.execute('DELETE FROM grade'); c.commit()"])
+'''
+    nb = nbformat.read(str(sol), as_version=4)
+    _set_cell(nb, "square_impl", SQUARE_OK + "\n" + attack)
+    write("tamper", nb)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("grading")
+    course = make_course(tmp)
+    course_dir = tmp / "course-dir"
+    subs = make_submissions(course, tmp / "submitted", course_dir / "gradebook.db")
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", CHAPTER, "--root", str(course), "--submissions",
+         str(subs), "--course-dir", str(course_dir), "--jobs", "2", "--timeout", str(TIMEOUT),
+         "--memory-limit", str(MEMORY_MB)],
+        capture_output=True, env=nbg.venv_env(), timeout=300)
+    proc.stdout, proc.stderr = proc.stdout.decode(), proc.stderr.decode()  # keep the \r of the bar
+    return {"course": course, "course_dir": course_dir, "proc": proc, "subs": subs}
+
+
+def _csv(batch):
+    text = (batch["course_dir"] / "reports" / f"{CHAPTER}-grades.csv").read_text()
+    return text, {row["student"]: row for row in csv.DictReader(io.StringIO(text))}
+
+
+def test_grade_command_succeeds_and_prints_where_outputs_are(batch):
+    proc = batch["proc"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cd = batch["course_dir"]
+    for path in (cd / "gradebook.db", cd / "reports" / f"{CHAPTER}-grades.csv",
+                 cd / "reports" / f"{CHAPTER}-report.txt", cd / "feedback"):
+        assert str(path) in proc.stdout, path
+    # The progress bar: plain text on stderr, redrawn with \r, ending at done == total.
+    assert "\rgrading 00_tiny [" in proc.stderr
+    assert "10/10" in proc.stderr and "elapsed" in proc.stderr and "left" in proc.stderr
+
+
+def test_csv_content_exactly(batch):
+    text, _ = _csv(batch)
+    expected = [
+        "student,chapter,score,max_score,test_square,test_mean,status",
+        "broken,00_tiny,0,5,0,0,failed: 00_tiny.ipynb is not valid notebook JSON "
+        "(Expecting value at line 1 column 12)",
+        "dies,00_tiny,0,5,0,0,\"failed: the kernel died while running the notebook (os._exit, a crash, or "
+        "running out of memory; limit 1024 MB); nothing could be graded\"",
+        "limits,00_tiny,0,5,0,0,graded",
+        "missing,00_tiny,0,5,0,0,failed: no 00_tiny/ folder in the submission",
+        "noisy,00_tiny,5,5,2,3,graded",
+        "partial,00_tiny,2,5,2,0,graded",
+        "perfect,00_tiny,5,5,2,3,graded",
+        "renamed,00_tiny,0,5,0,0,failed: missing notebook 00_tiny.ipynb "
+        "(the submission has: 00_tiny (copy).ipynb; was it renamed?)",
+        "tamper,00_tiny,5,5,2,3,graded",
+        "zero,00_tiny,0,5,0,0,graded",
+    ]
+    assert text.splitlines() == expected
+
+
+def test_report_gives_a_reason_per_problem(batch):
+    report = (batch["course_dir"] / "reports" / f"{CHAPTER}-report.txt").read_text()
+    assert "10 submission(s), 6 graded, 4 failed" in report
+    assert "test_mean: failed (timed out)" in report  # limits: endless loop
+    assert "test_square: failed (name 'square' is not defined)" in report  # limits: MemoryError first
+    assert "square_impl (student code): raised MemoryError" in report
+    assert f"a cell timed out after {TIMEOUT} s; graded a second time" in report
+    assert "test_square: not attempted (NotImplementedError)" in report  # zero
+    assert report in batch["proc"].stdout + "\n"
+
+
+def test_gradebook_matches_csv(batch):
+    from nbgrader.api import Gradebook
+
+    _, rows = _csv(batch)
+    with Gradebook(f"sqlite:///{batch['course_dir'] / 'gradebook.db'}", nbg.course_id(batch["course"])) as gb:
+        for student, row in rows.items():
+            sub = gb.find_submission(CHAPTER, student)
+            assert f"{sub.score:g}" == row["score"], student
+
+
+def test_attack_on_master_gradebook_is_undone(batch):
+    """The tamper student zeroed the master gradebook and planted a process to empty it later:
+    the grader restores its last good copy, reports it, and every other grade stands."""
+    report = (batch["course_dir"] / "reports" / f"{CHAPTER}-report.txt").read_text()
+    assert "the master gradebook was modified by something other than the grader" in report
+    _, rows = _csv(batch)
+    assert rows["perfect"]["score"] == "5" and rows["noisy"]["score"] == "5"
+    assert rows["tamper"]["score"] == "5"  # what it earned, not the 100 it wrote privately
+    con = sqlite3.connect(batch["course_dir"] / "gradebook.db")
+    assert con.execute("SELECT count(*) FROM grade").fetchone()[0] == 2 * 10
+    con.close()
+
+
+def test_feedback_for_graded_students_without_hidden_tests(batch):
+    fb = batch["course_dir"] / "feedback"
+    graded = {"limits", "noisy", "partial", "perfect", "tamper", "zero"}
+    have = {p.parent.parent.name for p in fb.glob(f"*/{CHAPTER}/{CHAPTER}.html")}
+    assert have == graded
+    for html in fb.glob(f"*/{CHAPTER}/*.html"):
+        text = html.read_text()
+        assert "hidden-sentinel" not in text and "HIDDEN TESTS" not in text, html
+    assert "(hidden test)" in (fb / "zero" / CHAPTER / f"{CHAPTER}.html").read_text()
+
+
+def test_nothing_left_behind(batch):
+    course = batch["course"]
+    assert not (course / "gradebook.db").exists() and not (course / ".nbgrader.log").exists()
+    assert sorted(p.name for p in course.iterdir()) == ["chapters", "nbgrader_config.py", "solutions"]
+    assert (batch["course_dir"] / "autograded" / "perfect" / CHAPTER / f"{CHAPTER}.ipynb").is_file()
+    assert not (batch["course_dir"] / "autograded" / "dies").exists()
+
+
+def test_export_command_rewrites_the_same_csv(batch, tmp_path):
+    out = tmp_path / "grades.csv"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "export", CHAPTER, "--root", str(batch["course"]),
+                           "--course-dir", str(batch["course_dir"]), "--output", str(out)],
+                          capture_output=True, text=True, env=nbg.venv_env())
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text() == _csv(batch)[0]
+
+
+def test_regrading_one_student_keeps_the_others(batch, tmp_path):
+    """A second batch with only 'zero', now solved, updates that row and leaves the rest."""
+    subs = tmp_path / "submitted"
+    shutil.copytree(batch["subs"] / "perfect", subs / "zero")
+    course_dir = tmp_path / "course-dir"
+    shutil.copytree(batch["course_dir"], course_dir)
+    result = grading.grade(batch["course"], CHAPTER, subs, course_dir, jobs=1, timeout=TIMEOUT,
+                           feedback=False, progress=False)
+    assert [o.status for o in result.outcomes] == ["graded"]
+    _, rows = _csv({"course_dir": course_dir})
+    assert rows["zero"]["score"] == "5" and rows["partial"]["score"] == "2" and len(rows) == 10
+
+
+# ---------------------------------------------------------------------------------------------
+# The real chapters: full marks for the solutions, zero without a crash for the untouched release,
+# some points for a partly right one; every test of the release fails on the stubs; chapters/ is
+# what nbgrader generates from solutions/.
+
+CHAPTER_MARKS = {"01_activations": pytest.mark.ch01, "02_losses": pytest.mark.ch02, "03_backprop": pytest.mark.ch03}
+REAL_CHAPTERS = [pytest.param(c, marks=CHAPTER_MARKS.get(c, ())) for c in nbg.chapters_in(REPO)]
+
+
+def test_every_chapter_has_a_marker():
+    assert set(nbg.chapters_in(REPO)) == set(CHAPTER_MARKS)
+
+
+def test_chapters_folder_is_up_to_date_and_leak_free():
+    messages = []
+    assert release.release(REPO, check=True, log=messages.append) == 0, "\n".join(messages)
+
+
+@pytest.mark.parametrize("chapter", REAL_CHAPTERS)
+def test_real_chapter_round_trip(tmp_path, chapter):
+    """solutions -> full marks; the untouched release -> 0 without a crash; every other exercise
+    put back to its stub -> some points, not all."""
+    course = tmp_path / "course"
+    (course / "solutions").mkdir(parents=True)
+    shutil.copytree(REPO / "solutions" / chapter, course / "solutions" / chapter)
+    shutil.copyfile(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
+    assert release.release(course, [chapter], log=lambda m: None) == 0
+    subs = tmp_path / "submitted"
+    students = demo.make_submissions(course, chapter, subs)
+    shutil.rmtree(subs / "broken")  # covered by the fixture batch
+    # No cell of a chapter takes more than a few seconds; a short timeout bounds the rare nbclient
+    # stall (a whole timeout, then a second grading) that the grader guards against.
+    result = grading.grade(course, chapter, subs, tmp_path / "course-dir", jobs=2, timeout=30, feedback=False,
+                           progress=False)
+    assert [o.student for o in result.outcomes] == sorted(set(students) - {"broken"})
+    rows = {r["student"]: r for r in csv.DictReader(open(result.csv_path))}
+    assert rows["perfect"]["score"] == rows["perfect"]["max_score"] and rows["perfect"]["status"] == "graded", \
+        result.report_path.read_text()
+    assert float(rows["untouched"]["score"]) == 0 and rows["untouched"]["status"] == "graded"
+    assert 0 < float(rows["partial"]["score"]) < float(rows["partial"]["max_score"])
+    assert rows["partial"]["status"] == "graded"
+
+
+@pytest.mark.parametrize("chapter", REAL_CHAPTERS)
+def test_every_test_of_the_release_fails_on_the_stubs(chapter):
+    notebook = REPO / "chapters" / chapter / f"{chapter}.ipynb"
+    proc = nbg.run(nbg.nbgrader_cmd("validate", "--invert", str(notebook)), cwd=REPO, timeout=300)
+    assert "does not pass any tests" in proc.stdout, proc.stdout + proc.stderr
