@@ -18,6 +18,15 @@ How a batch runs (``grade``):
 4. ``nbgrader generate_feedback`` (hidden tests cleared, see ``nbgrader_config.py``) and a CSV with one
    row per student: ``student, chapter, score, max_score, <grade_id>..., status``.
 
+What a malicious submission can and cannot do (student code runs as the grader's user):
+
+- cannot change another student's grade or its own (the master gradebook is checked and restored,
+  scores are clamped to the points), leave processes behind in its session, plant IPython/Jupyter
+  start-up files for later kernels, or see hidden tests in its feedback;
+- can read whatever the grader can (``solutions/``, other submissions, the hidden tests in its
+  private gradebook), write files outside its folder (e.g. the virtual environment), and kill the
+  grader (grades already recorded are kept). Closing these needs a separate user or a container.
+
 Submissions are read from ``DIR/<student>/<chapter>/`` (nbgrader's ``submitted/`` layout; ``DIR`` may
 also be the course folder that contains ``submitted/``).
 """

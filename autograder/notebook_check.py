@@ -123,7 +123,11 @@ def format_table(rows: list[Row]) -> str:
     lines = [f"{'Exercise':<{w}}  {'Points':>9}  Result", f"{'-' * w}  {'-' * 9}  {'-' * 30}"]
     for r in rows:
         pts = f"{_fmt(r.earned)} / {_fmt(r.points)}" if r.result != "manual" else f"? / {_fmt(r.points)}"
-        result = r.result + (f": {r.reason}" if r.reason and r.result != "passed" else "")
+        reason = r.reason if r.reason and r.result != "passed" else ""
+        if reason.lower().startswith(r.result):  # the check's own "not attempted yet (...)"
+            result = reason
+        else:
+            result = r.result + (f": {reason}" if reason else "")
         lines.append(f"{r.grade_id:<{w}}  {pts:>9}  {result}")
     auto = [r for r in rows if r.result != "manual"]
     earned = sum(r.earned for r in auto)
