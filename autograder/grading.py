@@ -322,28 +322,23 @@ class StudentRun:
                 f"--CourseDirectory.course_id={self.course_id}", f"--Execute.timeout={self.timeout}",
                 "--Execute.shutdown_kernel=immediate"]
         logfile = w / "autograde.log"
-        rc, killed = None, False
-        if self.zygote is not None and not self.zygote.dead:
-            try:
-                rc, killed = self._run_forked(argv, logfile)
-            except ZygoteDied:
-                rc = None
-        if rc is None and not killed:
-            rc, killed = self._run_exec(argv, logfile)
+        rc, killed = self._run_once(argv, logfile)
         if rc == 0 and not killed and self.retry_timeouts and _has_timeouts(self._autograded()):
             # A timed-out cell is re-run once in a fresh process: besides endless loops, we saw the
             # kernel connection stall for a whole timeout in about 1 of 25-70 runs (nbclient).
             out.notes.append(f"a cell timed out after {self.timeout} s; graded a second time to rule out "
                              "a stalled kernel")
-            rc, killed = None, False
-            if self.zygote is not None and not self.zygote.dead:
-                try:
-                    rc, killed = self._run_forked(argv, logfile)
-                except ZygoteDied:
-                    rc = None
-            if rc is None and not killed:
-                rc, killed = self._run_exec(argv, logfile)
+            rc, killed = self._run_once(argv, logfile)
         self._interpret(out, rc, killed, logfile)
+
+    def _run_once(self, argv, logfile):
+        """One nbgrader process: forked from the warm zygote when it lives, else started afresh."""
+        if self.zygote is not None and not self.zygote.dead:
+            try:
+                return self._run_forked(argv, logfile)
+            except ZygoteDied:
+                pass
+        return self._run_exec(argv, logfile)
 
     def _autograded(self) -> Path:
         return self.work / "autograded" / self.student / self.chapter

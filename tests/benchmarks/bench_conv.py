@@ -18,9 +18,9 @@ import argparse
 import os
 import platform
 import statistics
-import time
 
 import numpy as np
+from timing import timed
 
 from nnlib import conv
 from nnlib.gradcheck import rel_error
@@ -38,14 +38,6 @@ SIZES = [
 ]
 #: The small CNN of nnlib.model trains on images like these; reported, not part of the median.
 EXTRA_SIZES = [(64, 8, 16, 16, 16, 3, 3, 1, 1)]
-PAUSE = 0.2
-
-
-def timed(fn):
-    time.sleep(PAUSE)
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def describe_blas():

@@ -29,6 +29,7 @@ import statistics
 import time
 
 import numpy as np
+from timing import timed
 
 from nnlib import data, losses
 from nnlib.model import Activation, Conv2D, Dense, Flatten, MaxPool, Sequential, evaluate, train
@@ -42,14 +43,6 @@ except ImportError:  # the comparison is skipped, nnlib is still timed
 if torch is not None and os.environ.get("OPENBLAS_NUM_THREADS"):  # same thread count on both sides
     torch.set_num_threads(int(os.environ["OPENBLAS_NUM_THREADS"]))
 
-PAUSE = 0.2
-
-
-def timed(fn):
-    time.sleep(PAUSE)
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def compare(contenders, rounds):
