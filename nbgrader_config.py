@@ -19,8 +19,10 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"(?s).*"
 
-# Per-cell timeout (seconds) when autograding; a cell over it is interrupted and fails.
-c.Execute.timeout = 120
+# Per-cell timeout (seconds) when autograding; a cell over it is interrupted and fails. The slowest
+# cell of any chapter takes under 5 s; a short timeout also bounds the rare stall in which nbclient
+# never receives an idle kernel's reply (the grader then grades that submission a second time).
+c.Execute.timeout = 30
 # The default graceful kernel shutdown stalled ~3 s in 1 notebook of 10 here; immediate saves ~13%.
 c.Execute.shutdown_kernel = "immediate"
 

@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     _grading_options(p)
     p.add_argument("--jobs", type=int, default=None, help="students graded at once (default: cores)")
     p.add_argument("--timeout", type=int, default=None,
-                   help="per-cell timeout in seconds (default: Execute.timeout in nbgrader_config.py, 120)")
+                   help="per-cell timeout in seconds (default: Execute.timeout in nbgrader_config.py, 30)")
     p.add_argument("--memory-limit", type=int, default=2048, metavar="MB",
                    help="address-space limit of each grading process and its kernel (default 2048; 0: none)")
     p.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")

@@ -323,11 +323,12 @@ class StudentRun:
                 "--Execute.shutdown_kernel=immediate"]
         logfile = w / "autograde.log"
         rc, killed = self._run_once(argv, logfile)
-        if rc == 0 and not killed and self.retry_timeouts and _has_timeouts(self._autograded()):
-            # A timed-out cell is re-run once in a fresh process: besides endless loops, we saw the
-            # kernel connection stall for a whole timeout in about 1 of 25-70 runs (nbclient).
-            out.notes.append(f"a cell timed out after {self.timeout} s; graded a second time to rule out "
-                             "a stalled kernel")
+        if self.retry_timeouts and (killed or (rc == 0 and _has_timeouts(self._autograded()))):
+            # Graded once more in a fresh process: besides endless loops, we saw the kernel connection
+            # stall (the kernel idle, its reply never received) in about 1 of 25-70 runs (nbclient).
+            what = (f"it did not finish within {self.wall_limit:.0f} s" if killed
+                    else f"a cell timed out after {self.timeout} s")
+            out.notes.append(f"{what}; graded a second time to rule out a stalled kernel")
             rc, killed = self._run_once(argv, logfile)
         self._interpret(out, rc, killed, logfile)
 
@@ -564,7 +565,10 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
         n_code = sum(1 for name in notebooks
                      for c in nbformat.read(str(release_dir / f"{name}.ipynb"), as_version=4).cells
                      if c.cell_type == "code")
-        wall_limit = timeout * (n_code + 2) + 60
+        # A whole notebook's time: the chapters run in under 30 s. A timed-out cell costs one timeout,
+        # but a stalled kernel connection (the kernel idle, its reply lost) makes every later cell
+        # wait a full timeout, so the limit is not cells x timeout, which would hold a worker for hours.
+        wall_limit = min(n_code + 2, 10) * timeout + 60
         threads_env = {k: os.environ.get(k, "1") for k in
                        ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
         workroot = tmp / "students"
