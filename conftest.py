@@ -2,11 +2,21 @@
 
 import pytest
 
-CHAPTER_MARKERS = {"01_activations": "ch01", "02_losses": "ch02", "03_backprop": "ch03"}
+CHAPTER_MARKERS = {
+    "01_activations": "ch01",
+    "02_losses": "ch02",
+    "03_backprop": "ch03",
+    "04_regularization": "ch04",
+    "05_convolution": "ch05",
+    "06_rnn": "ch06",
+}
 CHAPTER_TEST_FILES = {
     "test_activations_chapter.py": "01_activations",
     "test_losses_chapter.py": "02_losses",
     "test_backprop_chapter.py": "03_backprop",
+    "test_regularization_chapter.py": "04_regularization",
+    "test_convolution_chapter.py": "05_convolution",
+    "test_rnn_chapter.py": "06_rnn",
 }
 
 

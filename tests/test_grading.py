@@ -241,12 +241,17 @@ def test_regrading_one_student_keeps_the_others(batch, tmp_path):
 # some points for a partly right one; every test of the release fails on the stubs; chapters/ is
 # what nbgrader generates from solutions/.
 
-CHAPTER_MARKS = {"01_activations": pytest.mark.ch01, "02_losses": pytest.mark.ch02, "03_backprop": pytest.mark.ch03}
-REAL_CHAPTERS = [pytest.param(c, marks=CHAPTER_MARKS.get(c, ())) for c in nbg.chapters_in(REPO)]
+def _marker_name(chapter):
+    """``ch01`` for ``01_activations``: the marker declared in pyproject.toml."""
+    return "ch" + chapter.split("_")[0]
+
+
+REAL_CHAPTERS = [pytest.param(c, marks=getattr(pytest.mark, _marker_name(c))) for c in nbg.chapters_in(REPO)]
 
 
 def test_every_chapter_has_a_marker():
-    assert set(nbg.chapters_in(REPO)) == set(CHAPTER_MARKS)
+    declared = (REPO / "pyproject.toml").read_text()
+    assert all(f'"{_marker_name(c)}: ' in declared for c in nbg.chapters_in(REPO))
 
 
 def test_chapters_folder_is_up_to_date_and_leak_free():
