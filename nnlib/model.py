@@ -15,6 +15,7 @@ training loop keeps the optimiser state and applies the pure update rules of ``n
 Shape letters: N batch, D features, M outputs, K classes, C channels, F filters, KH/KW kernel.
 """
 
+import inspect
 import sys
 import time
 
@@ -269,11 +270,20 @@ LOSSES = {
 
 #: name -> step(w, dw, state, lr, **options) -> (w_new, state)
 OPTIMIZERS = {
-    "sgd": lambda w, dw, state, lr: (optim.sgd_step(w, dw, lr), None),
+    "sgd": optim.sgd_step,
     "momentum": optim.momentum_step,
     "rmsprop": optim.rmsprop_step,
     "adam": optim.adam_step,
 }
+
+
+def _check_options(step, options, optimizer):
+    """A clear ValueError for an option the optimiser does not have (e.g. ``beta1`` for "sgd")."""
+    accepted = [p for p in inspect.signature(step).parameters if p not in ("w", "dw", "state", "lr")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"optimizer {optimizer!r} has no option {', '.join(map(repr, unknown))}; "
+                         f"its options are {accepted or 'none'}.")
 
 
 def _loss_function(loss):
@@ -376,7 +386,8 @@ def train(model, x, y, *, loss="softmax_cross_entropy", optimizer="adam", lr=1e-
     require_generator(rng)
     if len(x) != len(y):
         raise ValueError(f"x and y must hold the same number of examples, got {len(x)} and {len(y)}.")
-    step, options = OPTIMIZERS[optimizer], optimizer_options or {}
+    step, options = OPTIMIZERS[optimizer], dict(optimizer_options or {})
+    _check_options(step, options, optimizer)
     n = len(x)
     state = {}  # optimiser state per parameter key
     history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}

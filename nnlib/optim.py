@@ -1,8 +1,9 @@
 """Gradient-descent update rules: SGD, momentum, RMSProp and Adam, and chapter 3's training loop.
 
-Each rule is a pure function of one parameter array ``w`` and its gradient ``dw`` (same shape):
-it returns the new parameter, of the dtype of ``w``, and, for the rules with memory, a new state
-dict. Pass ``state=None`` on the first step and the returned state on the next. Nothing modifies
+Each rule is a pure function ``step(w, dw, state, lr, **options) -> (w_new, state_new)`` of one
+parameter array ``w`` and its gradient ``dw`` (same shape): ``w_new`` has the dtype of ``w``, and
+``state_new`` is a new dict for the rules with memory (None for plain SGD). Pass ``state=None`` on
+the first step and the returned state on the next. Nothing modifies
 its arguments, so the previous parameter and state stay available (e.g. to plot a trajectory).
 ``gradient_descent`` runs ``sgd_step`` on a dict of parameters for a number of full-batch steps
 (chapter 3); ``nnlib.model.train`` is the minibatch loop of the later chapters.
@@ -37,24 +38,31 @@ def _state_array(state, key, w):
     return value
 
 
-def sgd_step(w, dw, lr):
+def sgd_step(w, dw, state, lr):
     """Plain gradient descent, ``w_new = w - lr * dw``.
+
+    It keeps no memory, but takes and returns a state like every other step, so that a training
+    loop can swap one rule for another (``nnlib.model.train``'s ``optimizer``).
 
     Parameters
     ----------
     w : ndarray of any shape, the parameter
     dw : ndarray of the shape of ``w``, the gradient of the loss with respect to ``w``
+    state : None (SGD has no state; anything else is a mistake and raises ValueError)
     lr : float, the learning rate (eta)
 
     Returns
     -------
     w_new : ndarray of the shape and dtype of ``w``
+    state : None
 
-    >>> sgd_step(np.array([1.0, 2.0]), np.array([10.0, -10.0]), lr=0.1)
-    array([0., 3.])
+    >>> sgd_step(np.array([1.0, 2.0]), np.array([10.0, -10.0]), None, lr=0.1)
+    (array([0., 3.]), None)
     """
+    if state is not None:
+        raise ValueError(f"sgd_step keeps no state: pass state=None, got {type(state).__name__}.")
     w, dw = _prepare(w, dw, lr)
-    return (w - lr * dw).astype(w.dtype, copy=False)
+    return (w - lr * dw).astype(w.dtype, copy=False), None
 
 
 def gradient_descent(loss_fn, params, x, y, lr, num_steps):
@@ -90,7 +98,7 @@ def gradient_descent(loss_fn, params, x, y, lr, num_steps):
     for _ in range(int(num_steps)):
         loss, grads = loss_fn(params, x, y)
         losses.append(loss)
-        params = {k: sgd_step(params[k], grads[k], lr) for k in params}
+        params = {k: sgd_step(params[k], grads[k], None, lr)[0] for k in params}
     return params, np.array(losses, dtype=np.float64)
 
 

@@ -110,7 +110,7 @@ def test_a_forward_without_its_cache_is_explained():
         ("numerical_gradient", lambda f, x, h=1e-5: gradcheck.numerical_gradient(f, x, h), None),
         ("affine_backward", lambda dout, cache: dense.affine_backward(dout, cache), lambda x, w, b: (x @ w + b, (x, w, b.dtype))),
         ("relu_backward", lambda dout, cache: act.elementwise_backward(dout, cache), lambda x: (np.maximum(x, 0), (x, "relu", {}))),
-        ("sgd_update", lambda p, g, lr: {k: optim.sgd_step(p[k], g[k], lr) for k in p}, None),
+        ("sgd_update", lambda p, g, lr: {k: optim.sgd_step(p[k], g[k], None, lr)[0] for k in p}, None),
     ],
 )
 def test_calling_nnlib_is_caught(name, answer, forward):

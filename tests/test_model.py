@@ -228,3 +228,15 @@ def test_clear_errors():
         model.set_parameters({"1.w": np.zeros((2, 2))})
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         Activation("swish")
+
+
+def test_train_passes_optimizer_options_and_names_an_unknown_one():
+    """Regression: train(optimizer="sgd", optimizer_options=...) raised a bare TypeError."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((40, 3)), rng.integers(0, 2, 40)
+    model = Sequential([Dense(3, 2, rng)])
+    history = train(model, x, y, optimizer="momentum", optimizer_options={"beta": 0.5}, lr=0.1,
+                    epochs=1, batch_size=10, rng=rng, progress=False)
+    assert len(history["loss"]) == 1
+    with pytest.raises(ValueError, match="'sgd' has no option 'beta1'"):
+        train(model, x, y, optimizer="sgd", optimizer_options={"beta1": 0.9}, epochs=1, rng=rng, progress=False)

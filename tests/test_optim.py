@@ -1,5 +1,7 @@
 """Tests of nnlib.optim: hand-computed steps, known limits, purity, dtype, stability; the training loop."""
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -21,7 +23,7 @@ STATEFUL = {
 
 
 def test_sgd_hand_computed():
-    np.testing.assert_allclose(optim.sgd_step(np.array([1.0, -2.0]), np.array([0.5, 4.0]), lr=0.1), [0.95, -2.4])
+    np.testing.assert_allclose(optim.sgd_step(np.array([1.0, -2.0]), np.array([0.5, 4.0]), None, lr=0.1)[0], [0.95, -2.4])
 
 
 def test_momentum_two_steps_hand_computed():
@@ -102,7 +104,7 @@ def test_minimises_an_ill_conditioned_quadratic(name):
     for _ in range(500):
         dw = a * w
         if name == "sgd":
-            w = optim.sgd_step(w, dw, lr=lr)
+            w = optim.sgd_step(w, dw, None, lr=lr)[0]
         else:
             w, state = getattr(optim, f"{name}_step")(w, dw, state, lr=lr)
     assert 0.5 * np.sum(a * w**2) < 1e-3
@@ -130,7 +132,7 @@ def test_arguments_and_previous_state_are_not_modified(name, rng):
 def test_sgd_does_not_modify_w(rng):
     w = rng.standard_normal(3)
     before = w.copy()
-    optim.sgd_step(w, np.ones(3), lr=0.1)
+    optim.sgd_step(w, np.ones(3), None, lr=0.1)
     np.testing.assert_array_equal(w, before)
 
 
@@ -139,7 +141,7 @@ def test_float32_weights_stay_float32(name, rng):
     w = rng.standard_normal(4).astype(np.float32)
     for dw in (np.ones(4, dtype=np.float32), np.ones(4)):  # also with a float64 gradient
         if name == "sgd":
-            w_new = optim.sgd_step(w, dw, lr=0.1)
+            w_new = optim.sgd_step(w, dw, None, lr=0.1)[0]
         else:
             w_new, state = STATEFUL[name](w, dw, None)
             w_new, _ = STATEFUL[name](w_new, dw, state)
@@ -166,9 +168,9 @@ def test_huge_and_zero_gradients_stay_finite(name, strict_fp):
 
 def test_validation():
     with pytest.raises(ValueError, match=r"\(3,\) and \(3, 1\)"):
-        optim.sgd_step(np.zeros(3), np.zeros((3, 1)), lr=0.1)
+        optim.sgd_step(np.zeros(3), np.zeros((3, 1)), None, lr=0.1)
     with pytest.raises(ValueError, match="lr"):
-        optim.sgd_step(np.zeros(3), np.zeros(3), lr=-0.1)
+        optim.sgd_step(np.zeros(3), np.zeros(3), None, lr=-0.1)
     with pytest.raises(ValueError, match="beta"):
         optim.momentum_step(np.zeros(3), np.zeros(3), None, lr=0.1, beta=1.0)
     with pytest.raises(ValueError, match=r"state\['velocity'\] must have shape \(3,\), got shape \(2,\)"):
@@ -248,3 +250,18 @@ def test_gradient_descent_validation(rng):
             optim.gradient_descent(two_layer_loss, params, x, y, 0.1, bad)
     with pytest.raises(ValueError, match="lr must be >= 0, got -0.1"):
         optim.gradient_descent(two_layer_loss, params, x, y, -0.1, 1)
+
+
+def test_every_step_has_one_signature_and_returns_its_state_last():
+    """step(w, dw, state, lr, **options) -> (w_new, state), so train() can swap one rule for another."""
+    w, dw = np.array([1.0, -1.0]), np.array([0.5, 0.25])
+    for step in (optim.sgd_step, optim.momentum_step, optim.rmsprop_step, optim.adam_step):
+        w_new, state = step(w, dw, None, lr=0.1)
+        assert w_new.shape == w.shape and w_new.dtype == w.dtype
+        assert list(inspect.signature(step).parameters)[:4] == ["w", "dw", "state", "lr"]
+    assert optim.sgd_step(w, dw, None, 0.1)[1] is None
+
+
+def test_sgd_step_rejects_a_state():
+    with pytest.raises(ValueError, match="state=None"):
+        optim.sgd_step(np.zeros(2), np.zeros(2), {"velocity": np.zeros(2)}, lr=0.1)
