@@ -149,6 +149,46 @@ def _out_size(size, window, stride, pad, axis):
     return (size + 2 * pad - window) // stride + 1
 
 
+def output_size(size, kernel_size, stride=1, pad=0, *, strict=False):
+    """Number of window positions along one axis, ``(size + 2*pad - kernel_size) // stride + 1``.
+
+    The layers of this module floor the division (as PyTorch does): rows that no window reaches are
+    ignored. With ``strict=True`` a stride that does not tile the padded input exactly is an error
+    instead, the rule the convolution chapter asks students to implement.
+
+    Parameters
+    ----------
+    size : int, positive, the input's height or width (H or W)
+    kernel_size : int, positive, the window's side along that axis (KH or KW)
+    stride : int, positive
+    pad : int, non-negative, zeros added on each side
+    strict : bool, raise ``ValueError`` when ``(size + 2*pad - kernel_size) % stride != 0``
+
+    Returns
+    -------
+    int
+
+    >>> output_size(16, 3, stride=1, pad=1), output_size(7, 3, stride=2), output_size(8, 3, stride=2)
+    (16, 3, 3)
+    >>> output_size(8, 3, stride=2, strict=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: the stride does not fit: (size + 2*pad - kernel_size) = 8 + 2*0 - 3 = 5 is not a multiple of stride = 2.
+    """
+    size = _require_int(size, "size", 1)
+    kernel_size = _require_int(kernel_size, "kernel_size", 1)
+    stride = _require_int(stride, "stride", 1)
+    pad = _require_int(pad, "pad", 0)
+    out = _out_size(size, kernel_size, stride, pad, "this axis (kernel_size vs size)")
+    span = size + 2 * pad - kernel_size
+    if strict and span % stride:
+        raise ValueError(
+            f"the stride does not fit: (size + 2*pad - kernel_size) = {size} + 2*{pad} - {kernel_size} = {span} "
+            f"is not a multiple of stride = {stride}."
+        )
+    return out
+
+
 def _check_conv_inputs(x, w, b, stride, pad):
     """Validate conv2d arguments; return x, w, b in their common dtype, the output shape, their own dtypes."""
     x, w, b = as_float_array(x, "x"), as_float_array(w, "w"), as_float_array(b, "b")
@@ -410,13 +450,22 @@ def conv2d_backward(dout, cache):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _check_pool_inputs(x, size, stride):
+def _pool_kernel_size(kernel_size, size):
+    """``kernel_size``, or the older keyword ``size`` (kept until every caller uses ``kernel_size``)."""
+    if size is None:
+        return kernel_size
+    if kernel_size is not None:
+        raise ValueError(f"give the window's side once, as kernel_size (size is its old name), got kernel_size={kernel_size!r} and size={size!r}.")
+    return size
+
+
+def _check_pool_inputs(x, kernel_size, stride):
     x = as_float_array(x, "x")
     require_ndim(x, 4, "x", "(N, C, H, W)")
-    size = _require_int(size, "size", 1)
+    size = _require_int(kernel_size, "kernel_size", 1)
     stride = _require_int(stride, "stride", 1)
-    out_h = _out_size(x.shape[2], size, stride, 0, "the height (size vs H)")
-    out_w = _out_size(x.shape[3], size, stride, 0, "the width (size vs W)")
+    out_h = _out_size(x.shape[2], size, stride, 0, "the height (kernel_size vs H)")
+    out_w = _out_size(x.shape[3], size, stride, 0, "the width (kernel_size vs W)")
     return x, size, stride, out_h, out_w
 
 
@@ -427,8 +476,8 @@ def _window_offsets(size, stride, out_h, out_w):
             yield np.s_[:, :, u : u + stride * out_h : stride, v : v + stride * out_w : stride]
 
 
-def max_pool_forward(x, size=2, stride=2):
-    """Max pooling: ``out[n, c, i, j] = max_{u,v < size} x[n, c, i*stride + u, j*stride + v]``.
+def max_pool_forward(x, kernel_size=None, stride=2, *, size=None):
+    """Max pooling: ``out[n, c, i, j] = max_{u,v < kernel_size} x[n, c, i*stride + u, j*stride + v]``.
 
     Ties: when several elements of a window share its maximum, ``max_pool_backward`` sends the whole
     gradient to the first of them in row-major order within the window (top-most row, then left-most
@@ -438,19 +487,21 @@ def max_pool_forward(x, size=2, stride=2):
     Parameters
     ----------
     x : ndarray of shape (N, C, H, W)
-    size : int, positive, window height and width
-    stride : int, positive; ``stride < size`` gives overlapping windows
+    kernel_size : int, positive, window height and width (default 2)
+    stride : int, positive; ``stride < kernel_size`` gives overlapping windows
+    size : the old name of ``kernel_size``, still accepted
 
     Returns
     -------
-    out : ndarray of shape (N, C, H_out, W_out), ``H_out = (H - size) // stride + 1`` (same for W)
+    out : ndarray of shape (N, C, H_out, W_out), ``H_out = (H - kernel_size) // stride + 1`` (same for W)
     cache : tuple, for ``max_pool_backward``
 
     >>> x = np.array([[[[1.0, 2.0, 0.0, 0.0], [4.0, 3.0, 0.0, -1.0]]]])
     >>> max_pool_forward(x)[0]
     array([[[[4., 0.]]]])
     """
-    x, size, stride, out_h, out_w = _check_pool_inputs(x, size, stride)
+    kernel_size = _pool_kernel_size(kernel_size, size)
+    x, size, stride, out_h, out_w = _check_pool_inputs(x, 2 if kernel_size is None else kernel_size, stride)
     out = None
     for window_slice in _window_offsets(size, stride, out_h, out_w):
         candidate = x[window_slice]  # (N, C, H_out, W_out): element (u, v) of every window
@@ -491,26 +542,28 @@ def max_pool_backward(dout, cache):
     return dx
 
 
-def avg_pool_forward(x, size=2, stride=2):
-    """Average pooling: ``out[n, c, i, j] = mean_{u,v < size} x[n, c, i*stride + u, j*stride + v]``.
+def avg_pool_forward(x, kernel_size=None, stride=2, *, size=None):
+    """Average pooling: ``out[n, c, i, j] = mean_{u,v < kernel_size} x[n, c, i*stride + u, j*stride + v]``.
 
     No padding; a stride that does not tile H or W floors (see the module docstring).
 
     Parameters
     ----------
     x : ndarray of shape (N, C, H, W)
-    size : int, positive, window height and width
+    kernel_size : int, positive, window height and width (default 2)
     stride : int, positive
+    size : the old name of ``kernel_size``, still accepted
 
     Returns
     -------
-    out : ndarray of shape (N, C, H_out, W_out), ``H_out = (H - size) // stride + 1`` (same for W)
+    out : ndarray of shape (N, C, H_out, W_out), ``H_out = (H - kernel_size) // stride + 1`` (same for W)
     cache : tuple, for ``avg_pool_backward``
 
     >>> avg_pool_forward(np.arange(8.0).reshape(1, 1, 2, 4))[0]
     array([[[[2.5, 4.5]]]])
     """
-    x, size, stride, out_h, out_w = _check_pool_inputs(x, size, stride)
+    kernel_size = _pool_kernel_size(kernel_size, size)
+    x, size, stride, out_h, out_w = _check_pool_inputs(x, 2 if kernel_size is None else kernel_size, stride)
     out = np.zeros((x.shape[0], x.shape[1], out_h, out_w), dtype=x.dtype)  # (N, C, H_out, W_out)
     for window_slice in _window_offsets(size, stride, out_h, out_w):
         out += x[window_slice]
@@ -519,7 +572,7 @@ def avg_pool_forward(x, size=2, stride=2):
 
 
 def avg_pool_backward(dout, cache):
-    """Gradient of average pooling: every element of a window gets ``dout / size**2`` from it.
+    """Gradient of average pooling: every element of a window gets ``dout / kernel_size**2`` from it.
 
     Parameters
     ----------

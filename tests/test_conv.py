@@ -312,10 +312,10 @@ def test_pool_validation_messages(pool):
     forward, backward = POOL_PAIRS[pool]
     with pytest.raises(ValueError, match=r"x must have shape \(N, C, H, W\) \(4-D\), got shape \(4, 4\) \(2-D\)"):
         forward(np.zeros((4, 4)))
-    with pytest.raises(ValueError, match=r"larger than the padded input along the height \(size vs H\): 3 > 2"):
-        forward(np.zeros((1, 1, 2, 8)), size=3)
-    with pytest.raises(ValueError, match="size must be a positive integer, got 0"):
-        forward(np.zeros((1, 1, 4, 4)), size=0)
+    with pytest.raises(ValueError, match=r"larger than the padded input along the height \(kernel_size vs H\): 3 > 2"):
+        forward(np.zeros((1, 1, 2, 8)), kernel_size=3)
+    with pytest.raises(ValueError, match="kernel_size must be a positive integer, got 0"):
+        forward(np.zeros((1, 1, 4, 4)), kernel_size=0)
     with pytest.raises(ValueError, match="stride must be a positive integer, got -2"):
         forward(np.zeros((1, 1, 4, 4)), stride=-2)
     _, cache = forward(np.zeros((1, 1, 4, 4)))
@@ -354,7 +354,7 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum():
     np.testing.assert_array_equal(dx, [[[[1.0, 0.0, 0.0, 2.0], [0.0, 0.0, 0.0, 0.0]]]])
     # the same rule as np.argmax over each flattened window, on random ties
     x = np.random.default_rng(14).integers(0, 3, size=(2, 3, 6, 6)).astype(float)
-    _, cache = conv.max_pool_forward(x, size=3, stride=3)
+    _, cache = conv.max_pool_forward(x, kernel_size=3, stride=3)
     dx = conv.max_pool_backward(np.ones((2, 3, 2, 2)), cache)
     windows = x.reshape(2, 3, 2, 3, 2, 3).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, 2, 2, 9)
     first = np.zeros_like(windows)
@@ -364,33 +364,33 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum():
 
 def test_max_pool_overlapping_windows_accumulate():
     x = np.array([[[[0.0, 0.0, 0.0], [0.0, 9.0, 0.0], [0.0, 0.0, 0.0]]]])
-    out, cache = conv.max_pool_forward(x, size=2, stride=1)  # four windows, all with 9 as their maximum
+    out, cache = conv.max_pool_forward(x, kernel_size=2, stride=1)  # four windows, all with 9 as their maximum
     np.testing.assert_array_equal(out, np.full((1, 1, 2, 2), 9.0))
     dx = conv.max_pool_backward(np.ones((1, 1, 2, 2)), cache)
     assert dx[0, 0, 1, 1] == 4.0 and dx.sum() == 4.0
 
 
 @pytest.mark.parametrize("pool", POOL_PAIRS)
-@pytest.mark.parametrize("size, stride", [(2, 2), (3, 1), (3, 2), (2, 3)])
-def test_pool_gradient_check(pool, size, stride):
+@pytest.mark.parametrize("kernel_size, stride", [(2, 2), (3, 1), (3, 2), (2, 3)])
+def test_pool_gradient_check(pool, kernel_size, stride):
     forward, backward = POOL_PAIRS[pool]
     # a permutation of spread-out values: no two elements within a gradient-check step of each other
     x = np.random.default_rng(15).permutation(2 * 2 * 7 * 6).reshape(2, 2, 7, 6) * 0.1
-    check_backward(lambda x: forward(x, size=size, stride=stride), backward, {"x": x}, name=f"{pool} pool")
+    check_backward(lambda x: forward(x, kernel_size=kernel_size, stride=stride), backward, {"x": x}, name=f"{pool} pool")
 
 
 @pytest.mark.parametrize("pool", POOL_PAIRS)
 def test_pool_of_a_constant_is_the_constant(pool):
     forward, _ = POOL_PAIRS[pool]
-    for size, stride in [(2, 2), (3, 1), (3, 3)]:
-        out, _ = forward(np.full((2, 3, 7, 7), 0.3), size=size, stride=stride)
-        assert out.shape == (2, 3, (7 - size) // stride + 1, (7 - size) // stride + 1)
+    for kernel_size, stride in [(2, 2), (3, 1), (3, 3)]:
+        out, _ = forward(np.full((2, 3, 7, 7), 0.3), kernel_size=kernel_size, stride=stride)
+        assert out.shape == (2, 3, (7 - kernel_size) // stride + 1, (7 - kernel_size) // stride + 1)
         np.testing.assert_allclose(out, 0.3, rtol=1e-15)
 
 
 def test_avg_pool_is_a_conv_with_a_constant_kernel():
     x = np.random.default_rng(16).standard_normal((2, 3, 8, 8))
-    out, _ = conv.avg_pool_forward(x, size=2, stride=2)
+    out, _ = conv.avg_pool_forward(x, kernel_size=2, stride=2)
     kernel = np.zeros((3, 3, 2, 2))
     kernel[np.arange(3), np.arange(3)] = 0.25
     expected, _ = conv.conv2d_forward(x, kernel, np.zeros(3), stride=2)
@@ -399,7 +399,40 @@ def test_avg_pool_is_a_conv_with_a_constant_kernel():
 
 def test_max_pool_output_is_the_max_of_each_window():
     x = np.random.default_rng(17).standard_normal((3, 2, 9, 9))
-    out, _ = conv.max_pool_forward(x, size=3, stride=2)
+    out, _ = conv.max_pool_forward(x, kernel_size=3, stride=2)
     for i in range(out.shape[2]):
         for j in range(out.shape[3]):
             np.testing.assert_array_equal(out[:, :, i, j], x[:, :, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3].max(axis=(2, 3)))
+
+
+@pytest.mark.parametrize("pool", POOL_PAIRS)
+def test_pool_accepts_the_old_keyword_size_until_every_caller_uses_kernel_size(pool):
+    forward, _ = POOL_PAIRS[pool]
+    x = np.random.default_rng(19).standard_normal((2, 1, 6, 6))
+    np.testing.assert_array_equal(forward(x, size=3, stride=1)[0], forward(x, kernel_size=3, stride=1)[0])
+    np.testing.assert_array_equal(forward(x, 3, 1)[0], forward(x, kernel_size=3, stride=1)[0])  # positional, as model.MaxPool calls it
+    assert forward(x)[0].shape == (2, 1, 3, 3)  # default window 2, stride 2
+    with pytest.raises(ValueError, match="give the window's side once, as kernel_size"):
+        forward(x, kernel_size=2, size=2)
+
+
+# --------------------------------------------------------------------------------------------------
+# output sizes
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size, kernel_size, stride, pad", [(5, 3, 1, 0), (7, 3, 2, 1), (16, 5, 1, 2), (9, 9, 1, 0), (8, 3, 2, 0), (4, 6, 1, 1)])
+def test_output_size_matches_the_layers(size, kernel_size, stride, pad):
+    out, _ = conv.conv2d_forward(np.zeros((1, 1, size, size)), np.zeros((1, 1, kernel_size, kernel_size)), np.zeros(1), stride=stride, pad=pad)
+    assert conv.output_size(size, kernel_size, stride, pad) == out.shape[2]
+
+
+def test_output_size_strict_rejects_a_stride_that_does_not_fit():
+    assert conv.output_size(7, 3, stride=2, strict=True) == 3
+    assert conv.output_size(9, 3, stride=2, pad=1, strict=True) == 5  # 9 + 2 - 3 = 8, a multiple of 2
+    with pytest.raises(ValueError, match=r"the stride does not fit: \(size \+ 2\*pad - kernel_size\) = 8 \+ 2\*0 - 3 = 5 is not a multiple of stride = 2"):
+        conv.output_size(8, 3, stride=2, strict=True)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        conv.output_size(3, 6, pad=1)
+    with pytest.raises(ValueError, match="stride must be a positive integer, got 0"):
+        conv.output_size(5, 3, stride=0)
