@@ -52,7 +52,7 @@ def _check_weights(w_x, w_h, b, D):
     return w_x, w_h, b
 
 
-def rnn_step_forward(x, h_prev, w_x, w_h, b, activation="tanh"):
+def rnn_step_forward(x, h_prev, w_x, w_h, b, *, activation="tanh"):
     """One recurrent step, ``h = act(h_prev @ w_h + x @ w_x + b)``.
 
     Parameters
@@ -81,16 +81,16 @@ def rnn_step_forward(x, h_prev, w_x, w_h, b, activation="tanh"):
     w_x, w_h, b = _check_weights(w_x, w_h, b, D)
     require_shape(h_prev, (N, w_h.shape[0]), "h_prev")
     h = act(h_prev @ w_h + x @ w_x + b)  # (N, H)
-    return h, (x, h_prev, w_x, w_h, h, activation)
+    return h, (x, h_prev, w_x, w_h, b.dtype, h, activation)
 
 
-def rnn_step_backward(dh, cache):
-    """Gradients of one recurrent step: with ``da = dh * act'(a)``, ``dx = da @ w_x.T``,
+def rnn_step_backward(dout, cache):
+    """Gradients of one recurrent step: with ``da = dout * act'(a)``, ``dx = da @ w_x.T``,
     ``dh_prev = da @ w_h.T``, ``dw_x = x.T @ da``, ``dw_h = h_prev.T @ da``, ``db = sum_n da``.
 
     Parameters
     ----------
-    dh : ndarray of shape (N, H), gradient of the loss with respect to the step's output ``h``
+    dout : ndarray of shape (N, H), gradient of the loss with respect to the step's output ``h``
     cache : from ``rnn_step_forward``
 
     Returns
@@ -100,20 +100,23 @@ def rnn_step_backward(dh, cache):
     dw_x : ndarray of shape (D, H)
     dw_h : ndarray of shape (H, H)
     db : ndarray of shape (H,)
+        Each in the dtype of its forward input, whatever the dtype of ``dout``.
 
     >>> x, h_prev = np.ones((1, 1)), np.zeros((1, 1))
     >>> h, cache = rnn_step_forward(x, h_prev, np.zeros((1, 1)), np.ones((1, 1)), np.zeros(1))
     >>> [g.item() for g in rnn_step_backward(np.ones((1, 1)), cache)]  # tanh'(0) = 1
     [0.0, 1.0, 1.0, 0.0, 1.0]
     """
-    x, h_prev, w_x, w_h, h, activation = cache
-    dh = as_float_array(dh, "dh")
-    require_shape(dh, h.shape, "dh")
-    da = dh * _DERIVATIVE_FROM_OUTPUT[activation](h)  # (N, H), gradient at the pre-activation a
-    return da @ w_x.T, da @ w_h.T, x.T @ da, h_prev.T @ da, da.sum(axis=0)
+    x, h_prev, w_x, w_h, b_dtype, h, activation = cache
+    dout = as_float_array(dout, "dout")
+    require_shape(dout, h.shape, "dout")
+    da = dout.astype(h.dtype, copy=False) * _DERIVATIVE_FROM_OUTPUT[activation](h)  # (N, H), at the pre-activation a
+    grads = (da @ w_x.T, da @ w_h.T, x.T @ da, h_prev.T @ da, da.sum(axis=0))
+    dtypes = (x.dtype, h_prev.dtype, w_x.dtype, w_h.dtype, b_dtype)
+    return tuple(g.astype(d, copy=False) for g, d in zip(grads, dtypes))
 
 
-def rnn_forward(x, h0, w_x, w_h, b, activation="tanh"):
+def rnn_forward(x, h0, w_x, w_h, b, *, activation="tanh"):
     """Run ``h_t = act(h_{t-1} @ w_h + x_t @ w_x + b)`` over a whole sequence, t = 1 .. T.
 
     The same weights serve every step. It computes what T calls of ``rnn_step_forward`` would;
@@ -131,8 +134,8 @@ def rnn_forward(x, h0, w_x, w_h, b, activation="tanh"):
 
     Returns
     -------
-    h : ndarray of shape (N, T, H), the hidden state after every step (``h[:, t]`` is h_{t+1});
-        BPTT needs these states, so ``h`` is a view of the cache: copy it before changing it in place
+    h : ndarray of shape (N, T, H), the hidden state after every step (``h[:, t]`` is h_{t+1}),
+        a new array: changing it does not change the cache
     cache : opaque, for ``rnn_backward``
 
     >>> x = np.ones((1, 3, 1))
@@ -161,21 +164,21 @@ def rnn_forward(x, h0, w_x, w_h, b, activation="tanh"):
         at = a[:, t]  # (N, H), a view: the pre-activation is completed in place
         at += np.matmul(hs[:, t], w_h, out=recurrent)  # h_{t-1} @ w_h
         hs[:, t + 1] = act(at)
-    return hs[:, 1:], (x, w_x, w_h, hs, activation)
+    return hs[:, 1:].copy(), (x, h0.dtype, w_x, w_h, b.dtype, hs, activation)
 
 
-def rnn_backward(dh, cache):
+def rnn_backward(dout, cache):
     """Backpropagation through time: gradients of a loss whose gradient on every h_t is given.
 
     Going backwards from t = T, the gradient at the pre-activation of step t is
-    ``da_t = (dh_t + da_{t+1} @ w_h.T) * act'(a_t)``: the upstream gradient on h_t plus the one
+    ``da_t = (dout_t + da_{t+1} @ w_h.T) * act'(a_t)``: the upstream gradient on h_t plus the one
     carried back from step t+1. The shared weights collect a sum over steps,
     ``dw_h = sum_t h_{t-1}.T @ da_t``, ``dw_x = sum_t x_t.T @ da_t``, ``db = sum_{n,t} da_t``,
     each computed by one matrix product after the loop.
 
     Parameters
     ----------
-    dh : ndarray of shape (N, T, H), gradient of the loss with respect to every hidden state
+    dout : ndarray of shape (N, T, H), gradient of the loss with respect to every hidden state
         (zeros except at the last step when only the final state feeds the loss)
     cache : from ``rnn_forward``
 
@@ -186,22 +189,23 @@ def rnn_backward(dh, cache):
     dw_x : ndarray of shape (D, H)
     dw_h : ndarray of shape (H, H)
     db : ndarray of shape (H,)
+        Each in the dtype of its forward input, whatever the dtype of ``dout``.
 
     >>> x = np.ones((1, 2, 1))
     >>> h, cache = rnn_forward(x, np.zeros((1, 1)), np.zeros((1, 1)), np.ones((1, 1)), np.zeros(1))
-    >>> dh = np.array([[[0.0], [1.0]]])  # a loss on the last state only
-    >>> rnn_backward(dh, cache)[1]  # h stays 0, so tanh' = 1 and w_h = 1 carry it back unchanged
+    >>> dout = np.array([[[0.0], [1.0]]])  # a loss on the last state only
+    >>> rnn_backward(dout, cache)[1]  # h stays 0, so tanh' = 1 and w_h = 1 carry it back unchanged
     array([[1.]])
     """
-    x, w_x, w_h, hs, activation = cache
+    x, h0_dtype, w_x, w_h, b_dtype, hs, activation = cache
     N, T, D = x.shape
     H = w_h.shape[0]
-    dh = as_float_array(dh, "dh")
-    require_shape(dh, (N, T, H), "dh")
+    dout = as_float_array(dout, "dout")
+    require_shape(dout, (N, T, H), "dout")
     derivative = _DERIVATIVE_FROM_OUTPUT[activation]
 
     dact = derivative(hs[:, 1:])  # (N, T, H): act'(a_t) for every step, from the outputs
-    da = dh * dact  # (N, T, H): gradient at every pre-activation; the carried part is added below
+    da = dout.astype(hs.dtype, copy=False) * dact  # (N, T, H): at every pre-activation; carried part added below
     carried = np.empty((N, H), dtype=da.dtype)  # gradient reaching h_{t-1} from step t
     for t in reversed(range(T)):
         np.matmul(da[:, t], w_h.T, out=carried)  # da_t is complete: pass it back through w_h
@@ -213,7 +217,9 @@ def rnn_backward(dh, cache):
     dw_x = x.reshape(N * T, D).T @ da_rows
     dw_h = hs[:, :-1].reshape(N * T, H).T @ da_rows  # h_{t-1} for every t
     db = da_rows.sum(axis=0)
-    return dx, carried, dw_x, dw_h, db
+    grads = (dx, carried, dw_x, dw_h, db)
+    dtypes = (x.dtype, h0_dtype, w_x.dtype, w_h.dtype, b_dtype)
+    return tuple(g.astype(d, copy=False) for g, d in zip(grads, dtypes))
 
 
 def clip_grad_norm(grads, max_norm):
@@ -231,7 +237,8 @@ def clip_grad_norm(grads, max_norm):
     Returns
     -------
     clipped : dict of str to ndarray
-        A new dict of new arrays, same keys, shapes and dtypes; ``grads`` is not modified.
+        A new dict of new arrays (never the given ones, even when nothing is scaled), same keys,
+        shapes and dtypes; ``grads`` and its arrays are not modified.
     total_norm : float
         The norm before clipping.
 
@@ -239,6 +246,8 @@ def clip_grad_norm(grads, max_norm):
     >>> norm, clipped["w"]
     (5.0, array([0.6, 0.8]))
     """
+    if not isinstance(grads, dict):
+        raise TypeError(f"grads must be a dict of str to ndarray, got {type(grads).__name__}.")
     if not max_norm > 0:
         raise ValueError(f"max_norm must be positive, got {max_norm}.")
     arrays = {k: as_float_array(g, f"grads[{k!r}]") for k, g in grads.items()}

@@ -58,7 +58,7 @@ def test_sequence_forward_equals_repeated_steps(activation):
     h, _ = rnn_forward(**p, activation=activation)
     state = p["h0"]
     for t in range(p["x"].shape[1]):
-        state, _ = rnn_step_forward(p["x"][:, t], state, p["w_x"], p["w_h"], p["b"], activation)
+        state, _ = rnn_step_forward(p["x"][:, t], state, p["w_x"], p["w_h"], p["b"], activation=activation)
         assert rel_error(state, h[:, t]) < MATCH_RTOL
 
 
@@ -73,7 +73,7 @@ def test_bptt_equals_repeated_step_backward(activation):
 
     caches, state = [], p["h0"]
     for t in range(T):
-        state, c = rnn_step_forward(p["x"][:, t], state, p["w_x"], p["w_h"], p["b"], activation)
+        state, c = rnn_step_forward(p["x"][:, t], state, p["w_x"], p["w_h"], p["b"], activation=activation)
         caches.append(c)
     carried = np.zeros_like(p["h0"])
     sums = [np.zeros_like(p["w_x"]), np.zeros_like(p["w_h"]), np.zeros_like(p["b"])]
@@ -176,7 +176,7 @@ def test_float32_is_preserved_and_close_to_float64(activation):
     for g32, g64 in zip(rnn_backward(dh.astype(np.float32), cache32), rnn_backward(dh, cache64)):
         assert g32.dtype == np.float32
         assert rel_error(g64, g32) < FLOAT32_RTOL
-    hs, cache = rnn_step_forward(p32["x"][:, 0], p32["h0"], p32["w_x"], p32["w_h"], p32["b"], activation)
+    hs, cache = rnn_step_forward(p32["x"][:, 0], p32["h0"], p32["w_x"], p32["w_h"], p32["b"], activation=activation)
     assert hs.dtype == np.float32
     assert all(g.dtype == np.float32 for g in rnn_step_backward(np.ones_like(hs), cache))
 
@@ -222,7 +222,7 @@ def test_step_and_backward_validation():
     with pytest.raises(ValueError, match=r"activation must be 'tanh' or 'sigmoid', got 'relu'"):
         rnn_step_forward(**p, activation="relu")
     h, cache = rnn_forward(**make_inputs(np.random.default_rng(11)))
-    with pytest.raises(ValueError, match=r"dh must have shape \(3, 4, 6\), got shape \(3, 6\)"):
+    with pytest.raises(ValueError, match=r"dout must have shape \(3, 4, 6\), got shape \(3, 6\)"):
         rnn_backward(h[:, 0], cache)
 
 
@@ -271,9 +271,94 @@ def test_vanishing_gradient_through_time(activation):
     norms = []
     for T in [1, 5, 10, 20, 30]:
         x = rng.standard_normal((N, T, D))
-        h, cache = rnn_forward(x, h0, w_x, w_h, b, activation)
+        h, cache = rnn_forward(x, h0, w_x, w_h, b, activation=activation)
         dh = np.zeros_like(h)
         dh[:, -1] = 1.0
         norms.append(np.linalg.norm(rnn_backward(dh, cache)[1]))
     assert all(later < earlier for earlier, later in zip(norms, norms[1:]))
     assert norms[-1] < 1e-12 * norms[0]
+
+
+# ---------------------------------------------------------------- the API convention (nnlib/__init__.py)
+
+
+def test_backwards_take_dout_and_cache_by_name():
+    p = make_inputs(np.random.default_rng(14))
+    h, cache = rnn_forward(**p)
+    by_position = rnn_backward(np.ones_like(h), cache)
+    by_name = rnn_backward(dout=np.ones_like(h), cache=cache)
+    for a, b in zip(by_position, by_name):
+        np.testing.assert_array_equal(a, b)
+    hs, cache = rnn_step_forward(p["x"][:, 0], p["h0"], p["w_x"], p["w_h"], p["b"])
+    assert len(rnn_step_backward(dout=np.ones_like(hs), cache=cache)) == 5
+
+
+def test_activation_is_a_keyword_only_option_and_an_unknown_one_is_a_value_error():
+    p = make_inputs(np.random.default_rng(15))
+    with pytest.raises(TypeError):
+        rnn_forward(p["x"], p["h0"], p["w_x"], p["w_h"], p["b"], "sigmoid")
+    with pytest.raises(TypeError):
+        rnn_step_forward(p["x"][:, 0], p["h0"], p["w_x"], p["w_h"], p["b"], "sigmoid")
+    with pytest.raises(ValueError, match=r"activation must be 'tanh' or 'sigmoid', got 'relu'"):
+        rnn_forward(**p, activation="relu")
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_a_float64_dout_gives_gradients_in_the_dtype_of_the_float32_forward(activation):
+    # The rule of every backward: the dtype of its forward's input, whatever the dtype of dout.
+    rng = np.random.default_rng(16)
+    p32 = {k: v.astype(np.float32) for k, v in make_inputs(rng).items()}
+    h, cache = rnn_forward(**p32, activation=activation)
+    dout64 = rng.standard_normal(h.shape)
+    assert [g.dtype for g in rnn_backward(dout64, cache)] == [np.float32] * 5
+    hs, cache = rnn_step_forward(p32["x"][:, 0], p32["h0"], p32["w_x"], p32["w_h"], p32["b"], activation=activation)
+    assert [g.dtype for g in rnn_step_backward(rng.standard_normal(hs.shape), cache)] == [np.float32] * 5
+
+
+def test_each_gradient_has_the_dtype_of_its_own_input_when_the_inputs_mix_dtypes():
+    rng = np.random.default_rng(17)
+    p = make_inputs(rng)
+    p["x"] = p["x"].astype(np.float32)  # float32 data, float64 parameters
+    h, cache = rnn_forward(**p)
+    assert h.dtype == np.float64
+    dtypes = [g.dtype for g in rnn_backward(np.ones_like(h), cache)]
+    assert dtypes == [np.float32, np.float64, np.float64, np.float64, np.float64]
+
+
+def test_changing_the_returned_states_does_not_change_the_gradients():
+    # Values in, values out: h is the caller's, the cache is the backward's.
+    rng = np.random.default_rng(18)
+    p = make_inputs(rng)
+    h, cache = rnn_forward(**p)
+    dout = rng.standard_normal(h.shape)
+    before = rnn_backward(dout, cache)
+    h[...] = 0.0
+    for a, b in zip(before, rnn_backward(dout, cache)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_clip_grad_norm_returns_new_arrays_even_when_nothing_is_scaled():
+    grads = {"w": np.ones((2, 2)), "b": np.zeros(2)}
+    clipped, norm = clip_grad_norm(grads, max_norm=100.0)
+    assert norm == 2.0 and clipped is not grads
+    for k in grads:
+        assert clipped[k] is not grads[k] and not np.shares_memory(clipped[k], grads[k])
+        np.testing.assert_array_equal(clipped[k], grads[k])
+    clipped["w"][0, 0] = 5.0
+    assert grads["w"][0, 0] == 1.0
+
+
+def test_clip_grad_norm_is_global_not_per_tensor():
+    # Two tensors of norm 3 and 4: the global norm is 5, and both are scaled by the same 1/5.
+    grads = {"a": np.array([3.0, 0.0]), "b": np.array([0.0, 4.0])}
+    clipped, norm = clip_grad_norm(grads, max_norm=1.0)
+    assert norm == pytest.approx(5.0)
+    np.testing.assert_allclose(clipped["a"], [0.6, 0.0], rtol=MATCH_RTOL)
+    np.testing.assert_allclose(clipped["b"], [0.0, 0.8], rtol=MATCH_RTOL)
+
+
+def test_clip_grad_norm_rejects_what_is_not_a_dict():
+    with pytest.raises(TypeError, match="grads must be a dict of str to ndarray, got list"):
+        clip_grad_norm([np.ones(2)], 1.0)
+    with pytest.raises(ValueError, match="max_norm must be positive, got -1"):
+        clip_grad_norm({"w": np.ones(2)}, -1)
