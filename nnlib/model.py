@@ -2,7 +2,7 @@
 
 Used by the chapters after the building blocks, so that an experiment is a few lines::
 
-    model = Sequential([Dense(2, 64, rng), Activation("relu"), Dense(64, 3, rng)])
+    model = Sequential([Dense(2, 64, rng=rng), Activation("relu"), Dense(64, 3, rng=rng)])
     history = train(model, X, y, lr=1e-2, epochs=50, batch_size=32, rng=rng)
 
 Each layer keeps its parameters in ``.params`` and, after ``backward``, their gradients in
@@ -11,6 +11,11 @@ Each layer keeps its parameters in ``.params`` and, after ``backward``, their gr
 (``dense``, ``activations``, ``regularization``, ``normalization``, ``conv``), which stay values in,
 values out. ``Sequential`` names its parameters ``"<layer index>.<name>"`` (``"0.w"``). The
 training loop keeps the optimiser state and applies the pure update rules of ``nnlib.optim``.
+
+Every backward returns its input gradient in the dtype of the forward's input and each parameter
+gradient in its parameter's dtype, whatever the dtype of ``dout`` (nnlib's dtype rule).
+The layers that draw weights take ``rng`` as their third argument (``Dense(2, 3, rng)``, kept
+positional for the chapters that already call them so) or by keyword (``Dense(2, 3, rng=rng)``).
 
 Shape letters: N batch, D features, M outputs, K classes, C channels, F filters, KH/KW kernel.
 """
@@ -22,6 +27,7 @@ import time
 import numpy as np
 
 from nnlib import activations, conv, dense, init, losses, normalization, optim, regularization
+from nnlib import validation
 from nnlib.validation import require_generator
 
 INITIALISERS = {
@@ -60,18 +66,23 @@ class Dense(Layer):
         if init not in INITIALISERS:
             raise ValueError(f"unknown init {init!r}; expected one of {sorted(INITIALISERS)}.")
         self.params = {
-            "w": INITIALISERS[init]((in_features, out_features), rng, dtype=dtype),
+            "w": INITIALISERS[init]((in_features, out_features), rng=rng, dtype=dtype),
             "b": np.zeros(out_features, dtype=dtype),
         }
 
     def forward(self, x, *, training, rng=None):
+        """``x @ w + b`` for x of shape (N, D): (N, M). ``training`` and ``rng`` are unused (same in both modes)."""
         out, self._cache = dense.affine_forward(x, self.params["w"], self.params["b"])
         self._x = x
         return out
 
     def backward(self, dout, *, input_grad=True):
+        """From dout (N, M): ``.grads = {"w": x.T @ dout (D, M), "b": dout summed over N (M,)}``; returns
+        ``dout @ w.T`` (N, D), or None with ``input_grad=False`` (the input is data)."""
         if not input_grad:  # the first layer: skip dx = dout @ w.T (a third of the work; the data needs none)
-            self.grads = {"w": np.asarray(self._x).T @ dout, "b": dout.sum(axis=0)}  # as in affine_backward
+            w, b = self.params["w"], self.params["b"]
+            self.grads = {"w": (np.asarray(self._x).T @ dout).astype(w.dtype, copy=False),  # as in affine_backward
+                          "b": dout.sum(axis=0).astype(b.dtype, copy=False)}
             return None
         dx, dw, db = dense.affine_backward(dout, self._cache)
         self.grads = {"w": dw, "b": db}
@@ -88,11 +99,14 @@ class Activation(Layer):
         self.name, self.options = name, params
 
     def forward(self, x, *, training, rng=None):
+        """The activation applied elementwise; any shape, the same in training and evaluation."""
         out, self._cache = activations.elementwise_forward(x, self.name, **self.options)
+        self._dtype = out.dtype
         return out
 
     def backward(self, dout, *, input_grad=True):
-        return activations.elementwise_backward(dout, self._cache)
+        """``dout * f'(x)``, of the shape and dtype of the forward's input; no parameters."""
+        return activations.elementwise_backward(dout, self._cache).astype(self._dtype, copy=False)
 
     def __repr__(self):
         return f"Activation({self.name!r})"
@@ -103,13 +117,17 @@ class Dropout(Layer):
 
     def __init__(self, drop_prob):
         super().__init__()
+        validation.require_probability(drop_prob, "drop_prob")
         self.drop_prob = drop_prob
 
     def forward(self, x, *, training, rng=None):
+        """Training: each unit zeroed with probability ``drop_prob``, the rest scaled by 1/(1 - drop_prob),
+        the mask drawn from ``rng`` (required). Evaluation: the identity."""
         out, self._cache = regularization.dropout_forward(x, self.drop_prob, training=training, rng=rng)
         return out
 
     def backward(self, dout, *, input_grad=True):
+        """``dout`` through the forward's mask and scale (the identity after an evaluation forward)."""
         return regularization.dropout_backward(dout, self._cache)
 
     def __repr__(self):
@@ -125,10 +143,16 @@ class BatchNorm(Layer):
 
     def __init__(self, num_features, momentum=0.9, eps=1e-5, dtype=np.float64):
         super().__init__()
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}.")
+        if not eps >= 0:
+            raise ValueError(f"eps must be >= 0, got {eps}.")
         self.params = {"gamma": np.ones(num_features, dtype=dtype), "beta": np.zeros(num_features, dtype=dtype)}
         self.momentum, self.eps, self.running = momentum, eps, None
 
     def forward(self, x, *, training, rng=None):
+        """Normalised ``gamma * x_hat + beta``, of the shape of x: batch statistics in training (and
+        ``.running`` replaced by the new running statistics), ``.running`` in evaluation."""
         self._shape = np.shape(x)
         if len(self._shape) == 4:  # (N, C, H, W) -> (N*H*W, C): every pixel is a row
             x = np.transpose(x, (0, 2, 3, 1)).reshape(-1, self._shape[1])
@@ -142,6 +166,7 @@ class BatchNorm(Layer):
         return out
 
     def backward(self, dout, *, input_grad=True):
+        """``.grads = {"gamma": ..., "beta": ...}`` (D,) or (C,); returns dx of the shape of x."""
         if len(self._shape) == 4:
             dout = np.transpose(dout, (0, 2, 3, 1)).reshape(-1, self._shape[1])
         dx, dgamma, dbeta = normalization.batchnorm_backward(dout, self._cache)
@@ -157,18 +182,22 @@ class Conv2D(Layer):
 
     def __init__(self, in_channels, filters, kernel_size, rng, stride=1, pad=0, init="he", dtype=np.float64):
         super().__init__()
+        if init not in INITIALISERS:
+            raise ValueError(f"unknown init {init!r}; expected one of {sorted(INITIALISERS)}.")
         kh, kw = (kernel_size, kernel_size) if np.ndim(kernel_size) == 0 else kernel_size
         self.params = {
-            "w": INITIALISERS[init]((filters, in_channels, kh, kw), rng, dtype=dtype),
+            "w": INITIALISERS[init]((filters, in_channels, kh, kw), rng=rng, dtype=dtype),
             "b": np.zeros(filters, dtype=dtype),
         }
         self.stride, self.pad = stride, pad
 
     def forward(self, x, *, training, rng=None):
+        """The convolution of x (N, C, H, W) with w, plus b: (N, F, H_out, W_out); the same in both modes."""
         out, self._cache = conv.conv2d_forward(x, self.params["w"], self.params["b"], self.stride, self.pad)
         return out
 
     def backward(self, dout, *, input_grad=True):
+        """``.grads = {"w": (F, C, KH, KW), "b": (F,)}``; returns dx of the shape of x."""
         dx, dw, db = conv.conv2d_backward(dout, self._cache)
         self.grads = {"w": dw, "b": db}
         return dx
@@ -182,10 +211,12 @@ class MaxPool(Layer):
         self.size, self.stride = size, stride
 
     def forward(self, x, *, training, rng=None):
+        """The maximum of each window: (N, C, H, W) -> (N, C, H_out, W_out); the same in both modes."""
         out, self._cache = conv.max_pool_forward(x, self.size, self.stride)
         return out
 
     def backward(self, dout, *, input_grad=True):
+        """``dout`` routed to each window's maximum; dx of the shape of x. No parameters."""
         return conv.max_pool_backward(dout, self._cache)
 
     def __repr__(self):
@@ -196,11 +227,13 @@ class Flatten(Layer):
     """(N, C, H, W) (or any (N, ...)) -> (N, C*H*W), so that a Dense layer can follow a convolution."""
 
     def forward(self, x, *, training, rng=None):
-        self._shape = np.shape(x)
+        """x of shape (N, ...) as (N, product of the rest)."""
+        self._shape, self._dtype = np.shape(x), np.asarray(x).dtype
         return np.reshape(x, (self._shape[0], -1))
 
     def backward(self, dout, *, input_grad=True):
-        return np.reshape(dout, self._shape)
+        """``dout`` reshaped back to the shape (and dtype) of the forward's input."""
+        return np.reshape(dout, self._shape).astype(self._dtype, copy=False)
 
 
 class Sequential(Layer):
@@ -217,10 +250,12 @@ class Sequential(Layer):
 
     @property
     def params(self):
+        """The same as ``parameters()``: ``{"0.w": ndarray, ...}``, read only (use ``set_parameters``)."""
         return self.parameters()
 
     @property
     def grads(self):
+        """The same as ``gradients()``."""
         return self.gradients()
 
     def parameters(self):
@@ -247,11 +282,14 @@ class Sequential(Layer):
                 layer.params[name] = value
 
     def forward(self, x, *, training, rng=None):
+        """Each layer's forward in order, all in the same mode; ``rng`` is handed to every layer (dropout)."""
         for layer in self.layers:
             x = layer.forward(x, training=training, rng=rng)
         return x
 
     def backward(self, dout, *, input_grad=True):
+        """Each layer's backward in reverse order; returns the gradient with respect to the model's input
+        (None with ``input_grad=False``: the first layer may skip it)."""
         for i, layer in reversed(list(enumerate(self.layers))):
             dout = layer.backward(dout, input_grad=input_grad or i > 0)
         return dout

@@ -1,4 +1,4 @@
-"""Batch normalisation, forward and backward, in training and evaluation mode (the normalisation chapter).
+"""Batch normalisation, forward and backward, in training and evaluation mode (chapter 4, regularization).
 
 Shape letters: N batch, D features. In training, each feature is normalised with the mean and
 variance of the batch, and an exponential moving average of them (the running statistics) is
@@ -63,8 +63,12 @@ def batchnorm_forward(x, gamma, beta, running, *, training, momentum=0.9, eps=1e
     n, d = x.shape
     require_shape(gamma, (d,), "gamma")
     require_shape(beta, (d,), "beta")
+    if not isinstance(training, (bool, np.bool_)):
+        raise TypeError(f"training must be True or False, got {type(training).__name__} {training!r}.")
     if not 0.0 <= momentum < 1.0:
         raise ValueError(f"momentum must be in [0, 1), got {momentum}.")
+    if not eps >= 0:
+        raise ValueError(f"eps must be >= 0, got {eps}.")
     running_mean, running_var = _running_stats(running, d, x.dtype)
     if training:
         if n < 2:

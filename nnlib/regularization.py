@@ -1,14 +1,27 @@
-"""Regularisation against overfitting: the L2 penalty and (inverted) dropout (the regularisation chapter).
+"""Regularisation against overfitting: the L2 penalty and (inverted) dropout (chapter 4, regularization).
 
 Shape letters: N batch, D features (dropout accepts any shape). ``drop_prob`` is the probability
 of *dropping* a unit, never of keeping it. Randomness comes only from the keyword ``rng``, a
 ``numpy.random.Generator``; numpy's global random state is never read or changed. Nothing
-modifies its arguments.
+modifies its arguments. ``training`` must be a bool (a string such as ``"eval"`` would be truthy).
+A backward returns the dtype of its forward's input, whatever the dtype of ``dout``.
 """
+
+import numbers
 
 import numpy as np
 
 from nnlib.validation import as_float_array, require_generator, require_probability, require_shape
+
+
+def _require_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}.")
+
+
+def _require_lam(lam):
+    if isinstance(lam, (bool, np.bool_)) or not isinstance(lam, numbers.Real) or not lam >= 0:
+        raise ValueError(f"lam must be a number >= 0, got {lam!r}.")
 
 
 def l2_penalty(weights, lam):
@@ -27,8 +40,7 @@ def l2_penalty(weights, lam):
     >>> l2_penalty([np.array([1.0, 2.0]), np.array([[3.0]])], lam=0.1)
     1.4
     """
-    if not lam >= 0:
-        raise ValueError(f"lam must be >= 0, got {lam}.")
+    _require_lam(lam)
     arrays = weights if isinstance(weights, (list, tuple)) else [weights]
     total = 0.0
     for i, w in enumerate(arrays):
@@ -52,8 +64,7 @@ def l2_penalty_gradient(w, lam):
     >>> l2_penalty_gradient(np.array([1.0, -2.0]), lam=0.5)
     array([ 1., -2.])
     """
-    if not lam >= 0:
-        raise ValueError(f"lam must be >= 0, got {lam}.")
+    _require_lam(lam)
     w = as_float_array(w, "w")
     return (2 * lam * w).astype(w.dtype, copy=False)
 
@@ -87,12 +98,13 @@ def dropout_forward(x, drop_prob, *, training, rng=None):
     """
     x = as_float_array(x, "x")
     require_probability(drop_prob, "drop_prob")
+    _require_bool(training, "training")
     if not training:
-        return x.copy(), (x.shape, None)
+        return x.copy(), (x.shape, x.dtype, None)
     require_generator(rng)  # required only when training
     keep = rng.random(x.shape) >= drop_prob  # True with probability 1 - drop_prob
     mask = keep.astype(x.dtype) / x.dtype.type(1 - drop_prob)  # 0 or 1/(1 - drop_prob)
-    return x * mask, (x.shape, mask)
+    return x * mask, (x.shape, x.dtype, mask)
 
 
 def dropout_backward(dout, cache):
@@ -107,15 +119,15 @@ def dropout_backward(dout, cache):
 
     Returns
     -------
-    dx : ndarray of the shape of ``x``
+    dx : ndarray of the shape and dtype of ``x`` (whatever the dtype of ``dout``)
 
     >>> out, cache = dropout_forward(np.ones(3), 0.25, training=False)
     >>> dropout_backward(np.array([1.0, 2.0, 3.0]), cache)
     array([1., 2., 3.])
     """
-    shape, mask = cache
+    shape, dtype, mask = cache
     dout = as_float_array(dout, "dout")
     require_shape(dout, shape, "dout")
     if mask is None:
-        return dout.copy()
-    return dout * mask
+        return dout.astype(dtype, copy=True)
+    return (dout * mask).astype(dtype, copy=False)

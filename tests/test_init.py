@@ -5,7 +5,7 @@ import pytest
 
 from nnlib import init
 
-pytestmark = pytest.mark.ch03
+pytestmark = [pytest.mark.ch03, pytest.mark.ch04]  # taught in chapter 4, used from chapter 3
 
 # Non-square shapes, so that fan_in and fan_out differ and swapping them is detected.
 DENSE = (500, 400)  # fan_in 500, fan_out 400; 200 000 samples
@@ -39,7 +39,7 @@ def test_fans_reject_non_positive_sizes():
 @pytest.mark.parametrize("shape", [DENSE, CONV], ids=["dense", "conv"])
 @pytest.mark.parametrize("name", sorted(VARIANCE))
 def test_empirical_variance_matches_the_formula(name, shape, rng):
-    w = getattr(init, name)(shape, rng)
+    w = getattr(init, name)(shape, rng=rng)
     n = w.size
     expected = VARIANCE[name](*init.fans(shape))
     # The sample variance of n draws has relative standard error sqrt(2 / n) for a normal
@@ -52,7 +52,7 @@ def test_empirical_variance_matches_the_formula(name, shape, rng):
 
 @pytest.mark.parametrize("name", ["xavier_uniform", "he_uniform"])
 def test_uniform_initialisers_fill_their_interval(name, rng):
-    w = getattr(init, name)(DENSE, rng)
+    w = getattr(init, name)(DENSE, rng=rng)
     limit = np.sqrt(3 * VARIANCE[name](*init.fans(DENSE)))  # U(-a, a) has variance a**2 / 3
     assert np.abs(w).max() <= limit
     assert np.abs(w).max() > 0.999 * limit
@@ -61,8 +61,8 @@ def test_uniform_initialisers_fill_their_interval(name, rng):
 
 @pytest.mark.parametrize("name", sorted(VARIANCE))
 def test_dtype_and_shape(name, rng):
-    assert getattr(init, name)((3, 4), rng).dtype == np.float64
-    w = getattr(init, name)((6, 2, 3, 3), rng, dtype=np.float32)
+    assert getattr(init, name)((3, 4), rng=rng).dtype == np.float64
+    w = getattr(init, name)((6, 2, 3, 3), rng=rng, dtype=np.float32)
     assert w.dtype == np.float32 and w.shape == (6, 2, 3, 3)
 
 
@@ -70,16 +70,30 @@ def test_dtype_and_shape(name, rng):
 def test_same_seed_same_weights_and_no_global_rng(name):
     f = getattr(init, name)
     global_state = np.random.get_state()[1].copy()
-    a = f((7, 5), np.random.default_rng(42))
-    b = f((7, 5), np.random.default_rng(42))
+    a = f((7, 5), rng=np.random.default_rng(42))
+    b = f((7, 5), rng=np.random.default_rng(42))
     np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, f((7, 5), np.random.default_rng(43)))
+    assert not np.array_equal(a, f((7, 5), rng=np.random.default_rng(43)))
     generator = np.random.default_rng(42)
-    assert not np.array_equal(f((7, 5), generator), f((7, 5), generator))  # the generator advances
+    assert not np.array_equal(f((7, 5), rng=generator), f((7, 5), rng=generator))  # the generator advances
     np.testing.assert_array_equal(np.random.get_state()[1], global_state)
 
 
 @pytest.mark.parametrize("bad", [0, None, np.random], ids=["int", "None", "module"])
 def test_rng_must_be_a_generator(bad):
     with pytest.raises(TypeError, match="default_rng"):
-        init.he_normal((3, 4), bad)
+        init.he_normal((3, 4), rng=bad)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANCE))
+def test_rng_is_keyword_only(name, rng):
+    # nnlib's convention: randomness only through the keyword rng (a positional generator is refused)
+    with pytest.raises(TypeError):
+        getattr(init, name)((3, 4), rng)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANCE))
+@pytest.mark.parametrize("dtype", [np.int64, bool, "U3"])
+def test_a_non_floating_dtype_is_a_value_error(name, dtype, rng):
+    with pytest.raises(ValueError, match="floating dtype"):
+        getattr(init, name)((3, 4), rng=rng, dtype=dtype)

@@ -240,3 +240,61 @@ def test_train_passes_optimizer_options_and_names_an_unknown_one():
     assert len(history["loss"]) == 1
     with pytest.raises(ValueError, match="'sgd' has no option 'beta1'"):
         train(model, x, y, optimizer="sgd", optimizer_options={"beta1": 0.9}, epochs=1, rng=rng, progress=False)
+
+
+# -- the conventions: dtype of backward, options, docstrings, rng -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda rng: Dense(5, 3, rng=rng, dtype=np.float32), (4, 5)),
+        (lambda rng: Activation("tanh"), (4, 5)),
+        (lambda rng: Dropout(0.3), (4, 5)),
+        (lambda rng: BatchNorm(5, dtype=np.float32), (4, 5)),
+        (lambda rng: Flatten(), (4, 1, 2, 3)),
+    ],
+    ids=["Dense", "Activation", "Dropout", "BatchNorm", "Flatten"],
+)
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_a_float32_forward_with_a_float64_dout_gives_float32_gradients(make, shape, input_grad):
+    rng = np.random.default_rng(0)
+    layer = make(rng)
+    x = rng.standard_normal(shape).astype(np.float32)
+    out = layer.forward(x, training=True, rng=rng)
+    dx = layer.backward(rng.standard_normal(out.shape), input_grad=input_grad)  # float64 dout
+    if dx is not None:
+        assert dx.dtype == np.float32 and dx.shape == x.shape
+    for key, g in layer.grads.items():
+        assert g.dtype == layer.params[key].dtype == np.float32, key
+
+
+def test_bad_layer_options_are_value_errors():
+    rng = np.random.default_rng(0)
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match=r"drop_prob must be in \[0, 1\)"):
+            Dropout(bad)
+    with pytest.raises(ValueError, match="momentum"):
+        BatchNorm(3, momentum=1.5)
+    with pytest.raises(ValueError, match="eps"):
+        BatchNorm(3, eps=-1.0)
+    with pytest.raises(ValueError, match="unknown init 'glorot'"):
+        Dense(2, 3, rng=rng, init="glorot")
+    with pytest.raises(ValueError, match="unknown init 'glorot'"):
+        Conv2D(1, 2, 3, rng=rng, init="glorot")
+
+
+@pytest.mark.parametrize("cls", [Dense, Activation, Dropout, BatchNorm, Conv2D, MaxPool, Flatten, Sequential])
+def test_every_layer_documents_its_own_forward_and_backward(cls):
+    for method in ("forward", "backward"):
+        assert method in vars(cls) and vars(cls)[method].__doc__, f"{cls.__name__}.{method} has no docstring"
+    if cls is Sequential:
+        assert vars(cls)["params"].__doc__ and vars(cls)["grads"].__doc__
+
+
+def test_layers_take_rng_by_keyword_and_draw_from_it():
+    a = Dense(4, 3, rng=np.random.default_rng(1)).params["w"]
+    b = Dense(4, 3, np.random.default_rng(1)).params["w"]  # the third positional argument still works
+    np.testing.assert_array_equal(a, b)
+    c = Conv2D(1, 2, 3, rng=np.random.default_rng(1)).params["w"]
+    assert c.shape == (2, 1, 3, 3)

@@ -7,6 +7,8 @@ from nnlib.gradcheck import check_backward, check_gradient
 from nnlib.normalization import batchnorm_backward, batchnorm_forward
 from nnlib.tolerances import GRAD_RTOL
 
+pytestmark = pytest.mark.ch04
+
 
 def batch(rng, n=8, d=4, dtype=np.float64):
     """Features with different means and scales, and non-trivial gamma and beta."""
@@ -213,3 +215,35 @@ def test_validation(rng):
     _, cache, _ = batchnorm_forward(x, gamma, beta, None, training=True)
     with pytest.raises(ValueError, match=r"dout must have shape \(8, 4\), got shape \(4, 8\)"):
         batchnorm_backward(np.ones((4, 8)), cache)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_backward_returns_the_forward_dtypes_whatever_douts(training, rng):
+    x, gamma, beta = batch(rng, dtype=np.float32)
+    _, cache, _ = batchnorm_forward(x, gamma, beta, None, training=training)
+    dx, dgamma, dbeta = batchnorm_backward(rng.standard_normal(x.shape), cache)  # float64 dout
+    assert (dx.dtype, dgamma.dtype, dbeta.dtype) == (np.float32,) * 3
+
+
+def test_bad_options_are_value_errors_and_training_a_bool(rng):
+    x, gamma, beta = batch(rng)
+    with pytest.raises(ValueError, match=r"eps must be >= 0, got -1e-05"):
+        batchnorm_forward(x, gamma, beta, None, training=True, eps=-1e-5)
+    for momentum in (1.0, -0.1):
+        with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\)"):
+            batchnorm_forward(x, gamma, beta, None, training=True, momentum=momentum)
+    with pytest.raises(TypeError, match="training must be True or False"):
+        batchnorm_forward(x, gamma, beta, None, training="eval")
+    with pytest.raises(TypeError):
+        batchnorm_forward(x, gamma, beta, None, True)  # training is keyword only
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_running_dict_and_its_arrays_are_left_alone_and_new_ones_returned(training, rng):
+    x, gamma, beta = batch(rng)
+    running = {"mean": rng.standard_normal(4), "var": rng.uniform(0.5, 2, 4)}
+    given = dict(running)
+    before = {k: v.copy() for k, v in running.items()}
+    _, _, new = batchnorm_forward(x, gamma, beta, running, training=training)
+    assert running == given and all(np.array_equal(running[k], before[k]) for k in before)
+    assert new is not running and all(new[k] is not running[k] for k in running)

@@ -7,6 +7,8 @@ from nnlib.gradcheck import check_backward, check_gradient
 from nnlib.regularization import dropout_backward, dropout_forward, l2_penalty, l2_penalty_gradient
 from nnlib.tolerances import GRAD_RTOL
 
+pytestmark = pytest.mark.ch04
+
 # ---------------------------------------------------------------- L2 penalty
 
 
@@ -167,3 +169,31 @@ def test_dropout_validation(rng):
     _, cache = dropout_forward(np.ones((2, 3)), 0.5, training=True, rng=rng)
     with pytest.raises(ValueError, match=r"dout must have shape \(2, 3\), got shape \(3, 2\)"):
         dropout_backward(np.ones((3, 2)), cache)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_dropout_backward_returns_the_forward_inputs_dtype_whatever_douts(training, rng):
+    # nnlib's dtype rule: a float32 forward and a float64 dout give a float32 dx
+    x = rng.standard_normal((4, 5)).astype(np.float32)
+    _, cache = dropout_forward(x, 0.3, training=training, rng=rng)
+    dx = dropout_backward(rng.standard_normal((4, 5)), cache)
+    assert dx.dtype == np.float32 and dx.shape == x.shape
+
+
+@pytest.mark.parametrize("training", ["eval", 0, None, 1.0])
+def test_dropout_training_must_be_a_bool(training, rng):
+    with pytest.raises(TypeError, match="training must be True or False"):
+        dropout_forward(np.ones(3), 0.5, training=training, rng=rng)
+
+
+@pytest.mark.parametrize("lam", [np.nan, "0.1", None, [0.1]])
+def test_l2_lambda_must_be_a_number(lam):
+    with pytest.raises(ValueError, match="lam must be a number >= 0"):
+        l2_penalty(np.ones(2), lam=lam)
+    with pytest.raises(ValueError, match="lam must be a number >= 0"):
+        l2_penalty_gradient(np.ones(2), lam=lam)
+
+
+def test_dropout_rng_is_keyword_only(rng):
+    with pytest.raises(TypeError):
+        dropout_forward(np.ones(3), 0.5, True, rng)  # noqa: the convention: options and rng by keyword
