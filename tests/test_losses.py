@@ -135,11 +135,13 @@ def test_float32_in_float32_out(name, rng):
 
 def test_inputs_are_not_modified(rng):
     prob, target = binary_data(rng)
+    prob[0, :2] = 0.0, 1.0  # clipping must not write back into the caller's array
     logits, y = class_data(rng)
     arrays = [prob, target, logits, y]
     before = [a.copy() for a in arrays]
     losses.mse(prob, target)
     losses.binary_cross_entropy(prob, target)
+    losses.binary_cross_entropy(prob.astype(np.float32), target)
     losses.binary_cross_entropy_with_logits(logits[:4, :3], target)
     losses.softmax_cross_entropy(logits, y)
     losses.mse_on_sigmoid(logits[:4, :3], target)
@@ -205,8 +207,80 @@ def test_binary_cross_entropy_of_certain_probabilities_is_finite(dtype, strict_f
     prob = np.array([0.0, 1.0, 0.0, 1.0], dtype=dtype)
     loss, grad = losses.binary_cross_entropy(prob, np.array([0.0, 1.0, 1.0, 0.0], dtype=dtype))
     assert np.isfinite(loss) and np.all(np.isfinite(grad))
-    assert loss > 10  # two confidently wrong answers: -log(eps) each, about 27.6 (16.6 in float32)
+    e = losses.clip_epsilon(1e-12, np.dtype(dtype))  # 1e-12, or float32's machine epsilon
+    # two confidently wrong answers cost -log(e) each (27.6, or 15.9 in float32), the right ones ~0
+    assert loss == pytest.approx(-np.log(e) / 2, rel=1e-6)
     assert grad[2] < 0 < grad[3]  # the gradient still points towards the right answer
+
+
+def test_float32_clipping_uses_the_machine_epsilon_on_both_sides(strict_fp):
+    """In float32, 1 - 1e-12 rounds to 1: the margin becomes float32's eps, the same on both sides.
+
+    The old bounds (1e-12 below, the float just under 1 above) charged a certain wrong answer 27.6
+    on one side and 16.6 on the other; one margin charges -log(eps32) = 15.94 for both.
+    """
+    eps32 = float(np.finfo(np.float32).eps)
+    prob = np.array([0.0, 1.0, 0.0, 1.0], dtype=np.float32)
+    target = np.array([1.0, 0.0, 0.0, 1.0], dtype=np.float32)
+    loss, dprob = losses.binary_cross_entropy(prob, target)
+    assert loss == pytest.approx(-2 * np.log(eps32) / 4, rel=1e-6)
+    assert dprob.dtype == np.float32 and np.all(np.isfinite(dprob))
+    assert dprob[0] == pytest.approx(-dprob[1], rel=1e-6)  # symmetric: the same pull from either side
+    expected = np.array([-1 / eps32, 1 / eps32, 1 / (1 - eps32), -1 / (1 - eps32)]) / 4
+    np.testing.assert_allclose(dprob, expected, rtol=1e-6)
+
+
+def test_clip_epsilon_is_eps_in_float64_and_machine_epsilon_in_float32():
+    assert losses.clip_epsilon(1e-12, np.dtype(np.float64)) == 1e-12
+    assert losses.clip_epsilon(1e-12, np.dtype(np.float32)) == np.finfo(np.float32).eps
+    assert losses.clip_epsilon(1e-3, np.dtype(np.float32)) == 1e-3  # a larger eps is kept as given
+    assert np.float32(1) - np.float32(losses.clip_epsilon(1e-12, np.dtype(np.float32))) < 1
+
+
+@pytest.mark.parametrize("eps", [1e-3, 1e-6])
+def test_binary_cross_entropy_uses_its_eps_argument(eps):
+    loss, dprob = losses.binary_cross_entropy(np.array([0.0, 1.0]), np.array([1.0, 0.0]), eps=eps)
+    assert loss == pytest.approx(-np.log(eps), rel=1e-9)  # both clipped to a margin of eps
+    np.testing.assert_allclose(dprob, np.array([-1, 1]) / eps / 2, rtol=1e-9)
+
+
+@pytest.mark.parametrize("eps, error", [(0.0, ValueError), (0.5, ValueError), (-1e-3, ValueError),
+                                        (float("nan"), ValueError), ("1e-12", TypeError), (None, TypeError)])
+def test_binary_cross_entropy_rejects_a_bad_eps(eps, error):
+    with pytest.raises(error, match="eps"):
+        losses.binary_cross_entropy(np.array([0.5]), np.array([1.0]), eps=eps)
+
+
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_on_sigmoid"])
+@pytest.mark.parametrize("bad", [-0.5, 1.5, float("nan")])
+def test_binary_losses_reject_targets_outside_the_unit_interval(name, bad):
+    with pytest.raises(ValueError, match=r"target must hold values in \[0, 1\]"):
+        getattr(losses, name)(np.array([0.5, 0.25]), np.array([1.0, bad]))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_float32_prediction_with_float64_target_gives_a_float32_gradient(name, rng):
+    """The gradient has the prediction's dtype whatever the target's (the package's dtype rule)."""
+    prob, target = binary_data(rng)
+    pred = rng.standard_normal((4, 3))
+    first = {"binary_cross_entropy": prob}.get(name, pred).astype(np.float32)
+    second = rng.integers(0, 3, 4) if name == "softmax_cross_entropy" else target  # float64 targets
+    loss, dpred = getattr(losses, name)(first, second)
+    assert isinstance(loss, float) and dpred.dtype == np.float32 and dpred.shape == first.shape
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_views_give_the_same_answer_as_contiguous_copies(name, rng):
+    """A transposed view (Fortran order) and a strided slice give exactly the contiguous answer."""
+    f, pred = loss_cases(rng)[name]
+    big = np.zeros((pred.shape[1], 2 * pred.shape[0]))
+    big[:, ::2] = pred.T
+    for view in (np.ascontiguousarray(pred.T).T, big[:, ::2].T):
+        assert not view.flags.c_contiguous
+        loss, dpred = f(view)
+        expected_loss, expected = f(np.ascontiguousarray(view))
+        assert loss == expected_loss
+        np.testing.assert_array_equal(dpred, expected)
 
 
 def test_mse_on_sigmoid_saturates_where_cross_entropy_does_not(strict_fp):
