@@ -1,12 +1,22 @@
 """Activation functions and their derivatives (chapter 1), stable for inputs of any magnitude.
 
-Elementwise activations come as a pair ``f(x)`` and ``f_derivative(x)`` (the elementwise
-derivative df/dx); their backward pass is ``dout * f_derivative(x)``, packaged by
-``elementwise_forward`` / ``elementwise_backward``. Softmax and log-softmax act along an axis,
-so their backward is a vector-Jacobian product.
+Shape letters: N batch, K classes (softmax's axis); elementwise activations take any shape.
 
-Every function accepts an array of any shape, keeps its floating dtype (integers become
-float64) and never modifies its input. No overflow or NaN for inputs of magnitude 1e3 and beyond.
+Plain functions compute a value: ``sigmoid(x)``, ``relu(x)``, ``softmax(x, axis)``... Each
+elementwise activation comes with its elementwise derivative ``f_derivative(x)`` (df/dx at the
+input x). As layers they follow nnlib's convention (see ``nnlib``), ``x_forward(...) -> (out, cache)``
+and ``x_backward(dout, cache) -> dx``:
+
+- ``elementwise_forward(x, name, **options)`` / ``elementwise_backward(dout, cache)``, ``dx = dout * f'(x)``;
+- ``softmax_forward(x, axis)`` / ``softmax_backward(dout, cache)`` and
+  ``log_softmax_forward(x, axis)`` / ``log_softmax_backward(dout, cache)``, vector-Jacobian products
+  that never build the K x K Jacobian.
+
+Every function accepts an array of any shape, computes in its floating dtype and returns it
+(integers become float64); a backward returns the dtype of its forward's input, whatever the
+dtype of ``dout``. Nothing modifies its input. A bad option (an unknown activation or option
+name, an axis that is not one of x's) raises ValueError. No overflow or NaN for inputs of
+magnitude 1e3 and beyond.
 """
 
 import numpy as np
@@ -137,6 +147,25 @@ def softplus_derivative(x):
     return sigmoid(x)
 
 
+def _require_axis(x, axis):
+    """Raise ValueError unless ``axis`` is one integer axis of ``x`` (negative counts from the end)."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise ValueError(f"axis must be an integer (the axis of the classes), got {axis!r}.")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis must be in [{-x.ndim}, {x.ndim}) for x of shape {x.shape}, got {axis}.")
+
+
+def _require_cache(cache, forward, backward, output):
+    """The ``(output, axis)`` pair a softmax-like forward returned, or a TypeError saying what to pass."""
+    if not (isinstance(cache, tuple) and len(cache) == 2 and isinstance(cache[0], np.ndarray)):
+        got = f"an array of shape {cache.shape}" if isinstance(cache, np.ndarray) else type(cache).__name__
+        raise TypeError(
+            f"{backward}(dout, cache) takes the cache that {forward}(x) returned as its second value, got {got} "
+            f"(pass the cache, not {output})."
+        )
+    return cache
+
+
 def softmax(x, axis=-1):
     """``exp(x_i) / sum_j exp(x_j)`` along ``axis``; each slice along ``axis`` sums to 1.
 
@@ -146,36 +175,68 @@ def softmax(x, axis=-1):
     Parameters
     ----------
     x : ndarray of shape (N, K) (any shape works; ``axis`` holds the classes)
+    axis : int, default -1
+
+    Returns
+    -------
+    s : ndarray of the shape and dtype of ``x``
 
     >>> softmax(np.array([[1000.0, 1000.0], [0.0, np.log(3.0)]]))
     array([[0.5 , 0.5 ],
            [0.25, 0.75]])
     """
     x = as_float_array(x, "x")
+    _require_axis(x, axis)
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def softmax_backward(dout, s, axis=-1):
-    """Vector-Jacobian product of softmax: ``s * (dout - sum(dout * s))`` along ``axis``.
+def softmax_forward(x, axis=-1):
+    """Softmax as a layer: ``softmax(x, axis)`` and the cache its backward pass needs.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, K) (any shape works; ``axis`` holds the classes)
+    axis : int, default -1
+
+    Returns
+    -------
+    s : ndarray of the shape and dtype of ``x``
+    cache : opaque, for ``softmax_backward``
+
+    >>> s, cache = softmax_forward(np.array([[0.0, np.log(3.0)]]))
+    >>> s
+    array([[0.25, 0.75]])
+    >>> softmax_backward(np.array([[1.0, 0.0]]), cache)
+    array([[ 0.1875, -0.1875]])
+    """
+    s = softmax(x, axis=axis)
+    return s, (s, axis)
+
+
+def softmax_backward(dout, cache):
+    """Vector-Jacobian product of softmax: ``dx = s * (dout - sum(dout * s))`` along the forward's axis.
 
     The Jacobian ``ds_i/dx_j = s_i (delta_ij - s_j)`` is never built.
 
     Parameters
     ----------
-    dout : ndarray of shape (N, K), gradient of the loss with respect to ``s``
-    s : ndarray of shape (N, K), the softmax output
+    dout : ndarray of the shape of ``s``, gradient of the loss with respect to ``s``
+    cache : what ``softmax_forward`` returned
 
     Returns
     -------
-    dx : ndarray of shape (N, K)
+    dx : ndarray of the shape of ``s`` and the dtype of the forward's ``x``, whatever the dtype of ``dout``
 
-    >>> softmax_backward(np.array([[1.0, 1.0]]), np.array([[0.5, 0.5]]))
+    >>> _, cache = softmax_forward(np.array([[0.0, 0.0]]))
+    >>> softmax_backward(np.array([[1.0, 1.0]]), cache)
     array([[0., 0.]])
     """
-    dout, s = as_float_array(dout, "dout"), as_float_array(s, "s")
+    s, axis = _require_cache(cache, "softmax_forward", "softmax_backward", "the probabilities s")
+    dout = as_float_array(dout, "dout")
     require_same_shape(dout, s, "dout", "s")
-    return s * (dout - np.sum(dout * s, axis=axis, keepdims=True))
+    dx = s * (dout - np.sum(dout * s, axis=axis, keepdims=True))
+    return dx.astype(s.dtype, copy=False)
 
 
 def log_softmax(x, axis=-1):
@@ -185,24 +246,44 @@ def log_softmax(x, axis=-1):
     array([[-1000.,     0.]])
     """
     x = as_float_array(x, "x")
+    _require_axis(x, axis)
     shifted = x - np.max(x, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
-def log_softmax_backward(dout, log_s, axis=-1):
-    """Vector-Jacobian product of log-softmax: ``dout - exp(log_s) * sum(dout)`` along ``axis``.
+def log_softmax_forward(x, axis=-1):
+    """Log-softmax as a layer: ``log_softmax(x, axis)`` and the cache its backward pass needs.
+
+    Returns
+    -------
+    log_s : ndarray of the shape and dtype of ``x``
+    cache : opaque, for ``log_softmax_backward``
+
+    >>> log_s, cache = log_softmax_forward(np.log(np.array([[0.25, 0.75]])))
+    >>> log_softmax_backward(np.array([[1.0, 0.0]]), cache)
+    array([[ 0.75, -0.75]])
+    """
+    log_s = log_softmax(x, axis=axis)
+    return log_s, (log_s, axis)
+
+
+def log_softmax_backward(dout, cache):
+    """Vector-Jacobian product of log-softmax: ``dx = dout - exp(log_s) * sum(dout)`` along the forward's axis.
 
     Parameters
     ----------
-    dout : ndarray of shape (N, K)
-    log_s : ndarray of shape (N, K), the log-softmax output
+    dout : ndarray of the shape of ``log_s``
+    cache : what ``log_softmax_forward`` returned
 
-    >>> log_softmax_backward(np.array([[1.0, 0.0]]), np.log(np.array([[0.25, 0.75]])))
-    array([[ 0.75, -0.75]])
+    Returns
+    -------
+    dx : ndarray of the shape of ``log_s`` and the dtype of the forward's ``x``, whatever the dtype of ``dout``
     """
-    dout, log_s = as_float_array(dout, "dout"), as_float_array(log_s, "log_s")
+    log_s, axis = _require_cache(cache, "log_softmax_forward", "log_softmax_backward", "log_s")
+    dout = as_float_array(dout, "dout")
     require_same_shape(dout, log_s, "dout", "log_s")
-    return dout - np.exp(log_s) * np.sum(dout, axis=axis, keepdims=True)
+    dx = dout - np.exp(log_s) * np.sum(dout, axis=axis, keepdims=True)
+    return dx.astype(log_s.dtype, copy=False)
 
 
 #: Elementwise activations by name: (function, derivative).
@@ -215,13 +296,22 @@ ELEMENTWISE = {
     "softplus": (softplus, softplus_derivative),
 }
 
+#: The options each elementwise activation accepts (as keywords of ``elementwise_forward``).
+OPTIONS = {"leaky_relu": ("slope",), "elu": ("alpha",)}
 
-def elementwise_forward(x, name, **params):
+
+def elementwise_forward(x, name, **options):
     """Apply the activation ``name`` (a key of ``ELEMENTWISE``) and keep what backward needs.
+
+    Parameters
+    ----------
+    x : ndarray of any shape
+    name : str, e.g. ``"relu"``
+    **options : the activation's own options, ``slope`` for leaky_relu, ``alpha`` for elu
 
     Returns
     -------
-    out : ndarray of the shape of ``x``
+    out : ndarray of the shape and dtype of ``x``
     cache : opaque, for ``elementwise_backward``
 
     >>> out, cache = elementwise_forward(np.array([-1.0, 2.0]), "relu")
@@ -230,13 +320,24 @@ def elementwise_forward(x, name, **params):
     """
     if name not in ELEMENTWISE:
         raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ELEMENTWISE)}.")
+    unknown = sorted(set(options) - set(OPTIONS.get(name, ())))
+    if unknown:
+        accepted = ", ".join(OPTIONS.get(name, ())) or "no options"
+        raise ValueError(f"{name} has no option {unknown[0]!r}; it accepts {accepted}.")
+    x = as_float_array(x, "x")
     function, _ = ELEMENTWISE[name]
-    return function(x, **params), (x, name, params)
+    return function(x, **options), (x, name, options)
 
 
 def elementwise_backward(dout, cache):
-    """``dout * f'(x)``: the gradient with respect to the input of ``elementwise_forward``."""
-    x, name, params = cache
+    """``dx = dout * f'(x)``: the gradient with respect to the input of ``elementwise_forward``.
+
+    Returns
+    -------
+    dx : ndarray of the shape of ``x`` and the dtype of ``x``, whatever the dtype of ``dout``
+    """
+    x, name, options = cache
+    dout = as_float_array(dout, "dout")
     require_same_shape(dout, x, "dout", "x")
     _, derivative = ELEMENTWISE[name]
-    return dout * derivative(x, **params)
+    return (dout * derivative(x, **options)).astype(x.dtype, copy=False)

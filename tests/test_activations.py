@@ -83,32 +83,46 @@ def test_elementwise_backward_uses_the_parameters(name, rng):
     check_backward(lambda v: act.elementwise_forward(v, name, **params), act.elementwise_backward, {"x": x})
 
 
-@pytest.mark.parametrize("axis", [-1, 0])
+@pytest.mark.parametrize("axis", [-1, 0, 1])
 def test_softmax_backward_passes_gradient_check(axis, rng):
-    def forward(x):
-        s = act.softmax(x, axis=axis)
-        return s, s
-
-    check_backward(forward, lambda dout, s: act.softmax_backward(dout, s, axis=axis), {"x": rng.standard_normal((4, 5))})
+    check_backward(lambda x: act.softmax_forward(x, axis=axis), act.softmax_backward, {"x": rng.standard_normal((4, 5))})
 
 
-@pytest.mark.parametrize("axis", [-1, 0])
+@pytest.mark.parametrize("axis", [-1, 0, 1])
 def test_log_softmax_backward_passes_gradient_check(axis, rng):
-    def forward(x):
-        log_s = act.log_softmax(x, axis=axis)
-        return log_s, log_s
+    check_backward(lambda x: act.log_softmax_forward(x, axis=axis), act.log_softmax_backward, {"x": rng.standard_normal((4, 5))})
 
-    check_backward(
-        forward, lambda dout, log_s: act.log_softmax_backward(dout, log_s, axis=axis), {"x": rng.standard_normal((4, 5))}
-    )
+
+def test_softmax_backward_along_a_middle_axis_of_a_3d_array(rng):
+    # the cache carries the axis: the backward sums over the axis the forward normalised
+    check_backward(lambda x: act.softmax_forward(x, axis=1), act.softmax_backward, {"x": rng.standard_normal((2, 3, 4))})
 
 
 def test_softmax_backward_with_input_used_twice(rng):
     """f(x) = softmax(x) * x."""
     x, dout = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
-    s = act.softmax(x)
-    dx = act.softmax_backward(dout * x, s) + dout * s
+    s, cache = act.softmax_forward(x)
+    dx = act.softmax_backward(dout * x, cache) + dout * s
     check_gradient(lambda v: np.sum(act.softmax(v) * v * dout), x, dx, name="softmax(x) * x")
+
+
+@pytest.mark.parametrize("pair", ["softmax", "log_softmax"])
+def test_softmax_forwards_return_the_plain_functions_value_and_a_cache(pair, rng):
+    x = rng.standard_normal((3, 4))
+    plain, forward = getattr(act, pair), getattr(act, f"{pair}_forward")
+    out, cache = forward(x, axis=0)
+    np.testing.assert_array_equal(out, plain(x, axis=0))
+    assert cache is not None
+
+
+@pytest.mark.parametrize("pair, output", [("softmax", "the probabilities s"), ("log_softmax", "log_s")])
+def test_softmax_backwards_take_the_cache_not_the_output(pair, output, rng):
+    """The old signatures softmax_backward(dout, s) and log_softmax_backward(dout, log_s) are refused
+    with a sentence, never silently misread (a 2-row ``s`` would unpack as a pair)."""
+    out, _ = getattr(act, f"{pair}_forward")(rng.standard_normal((2, 3)))
+    backward = getattr(act, f"{pair}_backward")
+    with pytest.raises(TypeError, match=f"takes the cache that {pair}_forward.*got an array of shape \\(2, 3\\).*not {output}"):
+        backward(np.ones((2, 3)), out)
 
 
 # ---------------------------------------------------------------- dtype, shapes, inputs
@@ -116,7 +130,8 @@ def test_softmax_backward_with_input_used_twice(rng):
 ALL_ELEMENTWISE = [f for pair in act.ELEMENTWISE.values() for f in pair]
 
 
-@pytest.mark.parametrize("f", ALL_ELEMENTWISE + [act.softmax, act.log_softmax], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("f", ALL_ELEMENTWISE + [act.softmax, act.log_softmax, lambda x: act.softmax_forward(x)[0],
+                               lambda x: act.log_softmax_forward(x)[0]], ids=lambda f: f.__name__)
 def test_dtype_and_shape_preserved_and_input_unchanged(f, rng):
     for dtype in (np.float32, np.float64):
         x = rng.standard_normal((3, 4)).astype(dtype)
@@ -127,22 +142,74 @@ def test_dtype_and_shape_preserved_and_input_unchanged(f, rng):
     assert f(np.array([[1, -2]])).dtype == np.float64  # integers become float64
 
 
-def test_backward_helpers_preserve_float32_and_reject_shape_mismatch(rng):
-    s = act.softmax(rng.standard_normal((2, 3)).astype(np.float32))
-    dout = np.ones((2, 3), dtype=np.float32)
-    assert act.softmax_backward(dout, s).dtype == np.float32
-    assert act.log_softmax_backward(dout, np.log(s)).dtype == np.float32
-    _, cache = act.elementwise_forward(np.ones((2, 3), dtype=np.float32), "tanh")
-    assert act.elementwise_backward(dout, cache).dtype == np.float32
+LAYERS = [
+    ("tanh", lambda x: act.elementwise_forward(x, "tanh"), act.elementwise_backward),
+    ("leaky_relu", lambda x: act.elementwise_forward(x, "leaky_relu", slope=0.2), act.elementwise_backward),
+    ("softmax", act.softmax_forward, act.softmax_backward),
+    ("log_softmax", act.log_softmax_forward, act.log_softmax_backward),
+]
+
+
+@pytest.mark.parametrize("name, forward, backward", LAYERS, ids=[layer[0] for layer in LAYERS])
+@pytest.mark.parametrize("x_dtype, dout_dtype", [(np.float32, np.float32), (np.float32, np.float64),
+                                                 (np.float64, np.float32), (np.float64, np.float64)])
+def test_every_backward_returns_the_dtype_of_its_forwards_input(name, forward, backward, x_dtype, dout_dtype, rng):
+    """nnlib's rule: dx has the dtype of x, whatever the dtype of dout (float32 activations may well
+    receive a float64 gradient from a float64 loss)."""
+    x = rng.standard_normal((2, 3)).astype(x_dtype)
+    out, cache = forward(x)
+    assert out.dtype == x_dtype
+    dx = backward(rng.standard_normal((2, 3)).astype(dout_dtype), cache)
+    assert dx.dtype == x_dtype and dx.shape == x.shape
+
+
+@pytest.mark.parametrize("name, forward, backward", LAYERS, ids=[layer[0] for layer in LAYERS])
+def test_backwards_leave_dout_and_the_forward_output_unchanged(name, forward, backward, rng):
+    x, dout = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    out, cache = forward(x)
+    out_before, dout_before, x_before = out.copy(), dout.copy(), x.copy()
+    backward(dout, cache)
+    np.testing.assert_array_equal(out, out_before)
+    np.testing.assert_array_equal(dout, dout_before)
+    np.testing.assert_array_equal(x, x_before)
+
+
+@pytest.mark.parametrize("name, forward, backward", LAYERS, ids=[layer[0] for layer in LAYERS])
+def test_backwards_reject_a_dout_of_another_shape(name, forward, backward, rng):
+    _, cache = forward(rng.standard_normal((2, 3)))
     with pytest.raises(ValueError, match=r"\(3, 2\) and \(2, 3\)"):
-        act.softmax_backward(dout.T, s)
-    with pytest.raises(ValueError, match=r"\(3, 2\) and \(2, 3\)"):
-        act.elementwise_backward(dout.T, cache)
+        backward(np.ones((3, 2)), cache)
+
+
+def test_elementwise_forward_accepts_a_list_and_its_backward_keeps_float64():
+    out, cache = act.elementwise_forward([[1, -2]], "relu")
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(act.elementwise_backward(np.ones((1, 2)), cache), [[1.0, 0.0]])
 
 
 def test_unknown_activation_is_rejected_with_the_known_names():
     with pytest.raises(ValueError, match="'relu'"):
         act.elementwise_forward(np.zeros(2), "rectifier")
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("relu", {"slope": 0.1}, "relu has no option 'slope'; it accepts no options"),
+    ("leaky_relu", {"alpha": 1.0}, "leaky_relu has no option 'alpha'; it accepts slope"),
+    ("elu", {"slope": 0.1}, "elu has no option 'slope'; it accepts alpha"),
+])
+def test_an_option_the_activation_does_not_have_is_a_value_error(name, options, message):
+    # before: a TypeError from deep inside the activation ("unexpected keyword argument")
+    with pytest.raises(ValueError, match=message):
+        act.elementwise_forward(np.zeros(2), name, **options)
+
+
+@pytest.mark.parametrize("f", [act.softmax, act.log_softmax, act.softmax_forward, act.log_softmax_forward],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("axis", [None, 1.0, (0, 1), True, 2, -3])
+def test_an_axis_that_is_not_one_of_xs_is_a_value_error(f, axis):
+    # before: axis=None or (0, 1) silently normalised the whole array, 1.0 raised a TypeError
+    with pytest.raises(ValueError, match="axis must be"):
+        f(np.zeros((2, 3)), axis=axis)
 
 
 # ---------------------------------------------------------------- properties on random inputs
@@ -211,5 +278,9 @@ def test_softmax_and_log_softmax_of_large_logits(dtype, strict_fp):
     log_s = act.log_softmax(x)
     assert np.all(np.isfinite(log_s))
     np.testing.assert_allclose(log_s, [[0.0, -2e4, -9e3], [-np.log(2), -9e3 - np.log(2), -np.log(2)]], rtol=1e-6)
-    dx = act.log_softmax_backward(np.ones_like(x), log_s)
-    assert np.all(np.isfinite(dx))
+    _, cache = act.log_softmax_forward(x)
+    dx = act.log_softmax_backward(np.ones_like(x), cache)
+    assert np.all(np.isfinite(dx)) and dx.dtype == dtype
+    _, cache = act.softmax_forward(x)
+    dx = act.softmax_backward(np.ones_like(x), cache)
+    assert np.all(np.isfinite(dx)) and dx.dtype == dtype
