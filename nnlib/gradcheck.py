@@ -45,33 +45,41 @@ def numerical_gradient(f, x, step=GRAD_STEP):
     f : callable
         ``f(x) -> float``. It is called with ``x`` itself, perturbed in place one element at a
         time; ``x`` is restored afterwards, even if ``f`` raises.
-    x : ndarray of any shape, floating dtype
-    step : float
+    x : ndarray of any shape and memory layout (a transposed or sliced view too), floating dtype
+    step : float > 0, the step ``h``
 
     Returns
     -------
     ndarray of the shape of ``x``, float64
 
+    Elements are indexed as ``x[i]`` with ``i`` from ``np.ndindex(x.shape)``, never through a
+    flattened ``x.reshape(-1)``: for a non-contiguous view that is a copy, and perturbing a copy
+    leaves ``f(x)`` unchanged (a gradient of zeros).
+
     >>> x = np.array([1.0, -2.0])
     >>> np.round(numerical_gradient(lambda v: np.sum(v ** 2), x), 6)
     array([ 2., -4.])
+    >>> m = np.arange(6.0).reshape(2, 3).T  # a transposed, non-contiguous view
+    >>> np.round(numerical_gradient(lambda v: np.sum(v ** 2), m), 6)
+    array([[ 0.,  6.],
+           [ 2.,  8.],
+           [ 4., 10.]])
     """
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
         raise TypeError("numerical_gradient needs a floating ndarray to perturb in place.")
+    if not step > 0:
+        raise ValueError(f"step must be > 0, got {step}.")
     grad = np.zeros(x.shape, dtype=np.float64)
-    flat = x.reshape(-1)  # a view: writing to it perturbs x
-    if not np.shares_memory(flat, x):
-        raise ValueError("x must be contiguous so that it can be perturbed in place.")
-    for i in range(flat.size):
-        original = flat[i]
+    for i in np.ndindex(x.shape):
+        original = x[i]
         try:
-            flat[i] = original + step
+            x[i] = original + step
             f_plus = float(f(x))
-            flat[i] = original - step
+            x[i] = original - step
             f_minus = float(f(x))
         finally:
-            flat[i] = original
-        grad.reshape(-1)[i] = (f_plus - f_minus) / (2 * step)
+            x[i] = original
+        grad[i] = (f_plus - f_minus) / (2 * step)
     return grad
 
 

@@ -126,11 +126,23 @@ def test_sets_are_shuffled():
 
 
 def test_noisy_sine_targets_and_noise_level():
-    x, y = data.noisy_sine(200, 30, rng=np.random.default_rng(7), noise=0.2)
-    assert x.shape == y.shape == (200, 30, 1) and x.dtype == y.dtype == np.float64
-    assert np.all(np.abs(y) <= 1.0)
-    residual = x[:, 1:] - y[:, :-1]  # the input at t+1 is the clean target of t plus noise
+    x, target = data.noisy_sine(200, 30, noise=0.2, rng=np.random.default_rng(7))
+    assert x.shape == target.shape == (200, 30, 1) and x.dtype == target.dtype == np.float64
+    assert np.all(np.abs(target) <= 1.0)
+    residual = x[:, 1:] - target[:, :-1]  # the input at t+1 is the clean target of t plus noise
     assert abs(residual.std() - 0.2) < 0.01
+
+
+@pytest.mark.parametrize("call", [
+    lambda rng: data.spirals(10, 3, 0.2, rng=rng),
+    lambda rng: data.moons(10, 0.1, rng=rng),
+    lambda rng: data.xor(10, 0.1, rng=rng),
+    lambda rng: data.noisy_sine(2, 5, 0.1, rng=rng),
+], ids=["spirals", "moons", "xor", "noisy_sine"])
+def test_options_are_keyword_only_like_rng(call):
+    # One convention for every generator: sizes positional, noise, n_classes and rng by keyword.
+    with pytest.raises(TypeError):
+        call(np.random.default_rng(0))
 
 
 def test_generator_arguments_are_checked():
@@ -150,7 +162,7 @@ def test_digits_are_not_trivial_for_a_linear_model(digits):
     from nnlib.model import Dense, Flatten, Sequential, evaluate, train
 
     rng = np.random.default_rng(0)
-    model = Sequential([Flatten(), Dense(256, 10, rng, init="xavier", dtype=np.float32)])
+    model = Sequential([Flatten(), Dense(256, 10, rng=rng, init="xavier", dtype=np.float32)])
     train(model, digits["x_train"], digits["y_train"], lr=3e-3, epochs=3, batch_size=128, rng=rng, progress=False)
     _, accuracy = evaluate(model, digits["x_test"], digits["y_test"])
     assert 0.6 < accuracy < 0.9

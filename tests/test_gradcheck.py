@@ -87,11 +87,31 @@ def test_numerical_gradient_restores_x_when_f_raises(rng):
     np.testing.assert_array_equal(x, before)
 
 
-def test_numerical_gradient_rejects_integer_and_non_contiguous_arrays():
+def test_numerical_gradient_rejects_integer_arrays_and_a_bad_step():
     with pytest.raises(TypeError):
         numerical_gradient(np.sum, np.arange(3))
-    with pytest.raises(ValueError, match="contiguous"):
-        numerical_gradient(np.sum, np.zeros((4, 4))[:, :3])
+    with pytest.raises(ValueError, match="step must be > 0, got 0"):
+        numerical_gradient(np.sum, np.zeros(3), step=0)
+
+
+@pytest.mark.parametrize("view", ["transposed", "sliced"])
+def test_numerical_gradient_of_a_non_contiguous_view_perturbs_the_callers_array(view, rng):
+    # A flattened x.reshape(-1) of such a view is a copy: perturbing it would leave f(x) unchanged.
+    base = rng.standard_normal((4, 6))
+    x = base.T if view == "transposed" else base[:, ::2]
+    before = base.copy()
+    grad = numerical_gradient(lambda v: np.sum(v**3), x)
+    assert grad.shape == x.shape
+    assert rel_error(3 * x**2, grad) < GRAD_RTOL
+    np.testing.assert_array_equal(base, before)
+
+
+def test_numerical_gradient_uses_the_step_it_is_given(rng):
+    # The truncation error of the central difference is h**2 / 6 * f''': with h = 0.1 it shows.
+    x = rng.standard_normal(5)
+    grad = numerical_gradient(lambda v: np.sum(np.sin(v)), x, step=0.1)
+    np.testing.assert_allclose(grad, (np.sin(x + 0.1) - np.sin(x - 0.1)) / 0.2, rtol=1e-9)
+    assert rel_error(np.cos(x), grad) > 1e-4
 
 
 def test_numerical_gradient_array_is_the_vector_jacobian_product(rng):
