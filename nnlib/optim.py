@@ -6,12 +6,13 @@ parameter array ``w`` and its gradient ``dw`` (same shape): ``w_new`` has the dt
 the first step and the returned state on the next. Nothing modifies
 its arguments, so the previous parameter and state stay available (e.g. to plot a trajectory).
 ``gradient_descent`` runs ``sgd_step`` on a dict of parameters for a number of full-batch steps
-(chapter 3); ``nnlib.model.train`` is the minibatch loop of the later chapters.
+and ``minibatch_sgd`` for a number of epochs of minibatches (chapter 3); ``nnlib.model.train`` is
+the minibatch loop of the later chapters' layer objects.
 """
 
 import numpy as np
 
-from nnlib.validation import as_float_array, require_same_shape, require_shape
+from nnlib.validation import as_float_array, require_generator, require_same_shape, require_shape
 
 
 def _prepare(w, dw, lr):
@@ -99,6 +100,63 @@ def gradient_descent(loss_fn, params, x, y, lr, num_steps):
         loss, grads = loss_fn(params, x, y)
         losses.append(loss)
         params = {k: sgd_step(params[k], grads[k], None, lr)[0] for k in params}
+    return params, np.array(losses, dtype=np.float64)
+
+
+def minibatch_sgd(loss_fn, params, x, y, *, lr, batch_size, epochs, rng, on_epoch=None):
+    """Stochastic gradient descent on minibatches: ``epochs`` passes over the data in a random order.
+
+    Each epoch draws ``order = rng.permutation(N)`` and cuts it into consecutive batches of
+    ``batch_size`` indices (the last one shorter if ``batch_size`` does not divide N); for each
+    batch it computes ``loss, grads = loss_fn(params, x[batch], y[batch])``, records ``loss`` and
+    replaces ``params`` by a new dict of ``sgd_step``'s results. Chapter 3's synthesis trains on
+    the digits with it; ``nnlib.model.train`` is the same loop for the layer objects of later chapters.
+
+    Parameters
+    ----------
+    loss_fn : callable, ``loss_fn(params, x, y) -> (loss, grads)``, e.g. ``nnlib.dense.two_layer_loss``
+    params : dict of ndarrays, the initial parameters (not modified)
+    x : ndarray of shape (N, ...), the examples (rows)
+    y : ndarray of shape (N,), their integer labels
+    lr : float >= 0
+    batch_size : int >= 1
+    epochs : int >= 0
+    rng : numpy.random.Generator, the only source of randomness (the order of each epoch)
+    on_epoch : callable or None, called as ``on_epoch(params)`` after every epoch (e.g. to record
+        a validation curve)
+
+    Returns
+    -------
+    params : a new dict with the keys, shapes and dtypes of ``params``
+    losses : ndarray of shape (epochs * ceil(N / batch_size),), float64, the loss of each batch
+        before its update
+
+    >>> def quadratic(params, x, y):  # the mean of (w - x_n)**2 over the batch: minimum at the batch's mean
+    ...     return float(np.mean((params["w"] - x) ** 2)), {"w": np.array([2 * np.mean(params["w"] - x)])}
+    >>> params, losses = minibatch_sgd(quadratic, {"w": np.array([0.0])}, np.array([1.0, 1.0, 1.0, 1.0]),
+    ...                                np.zeros(4), lr=0.25, batch_size=2, epochs=2, rng=np.random.default_rng(0))
+    >>> params["w"], losses
+    (array([0.9375]), array([1.      , 0.25    , 0.0625  , 0.015625]))
+    """
+    require_generator(rng)
+    for value, name, minimum in ((batch_size, "batch_size", 1), (epochs, "epochs", 0)):
+        if int(value) != value or value < minimum:
+            raise ValueError(f"{name} must be an integer >= {minimum}, got {value}.")
+    if on_epoch is not None and not callable(on_epoch):
+        raise TypeError(f"on_epoch must be callable or None, got {type(on_epoch).__name__}.")
+    n = len(y)
+    if len(x) != n:
+        raise ValueError(f"x and y must hold the same number of examples, got {len(x)} and {n}.")
+    params, losses = dict(params), []
+    for _ in range(int(epochs)):
+        order = rng.permutation(n)
+        for start in range(0, n, int(batch_size)):
+            batch = order[start : start + int(batch_size)]
+            loss, grads = loss_fn(params, x[batch], y[batch])
+            losses.append(loss)
+            params = {k: sgd_step(params[k], grads[k], None, lr)[0] for k in params}
+        if on_epoch is not None:
+            on_epoch(params)
     return params, np.array(losses, dtype=np.float64)
 
 

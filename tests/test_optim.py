@@ -265,3 +265,61 @@ def test_every_step_has_one_signature_and_returns_its_state_last():
 def test_sgd_step_rejects_a_state():
     with pytest.raises(ValueError, match="state=None"):
         optim.sgd_step(np.zeros(2), np.zeros(2), {"velocity": np.zeros(2)}, lr=0.1)
+
+
+# ---------------------------------------------------------------- minibatch SGD (chapter 3's synthesis)
+
+
+def test_minibatch_sgd_visits_every_example_once_per_epoch_in_batches(rng):
+    seen = []
+
+    def loss_fn(params, x, y):
+        seen.append(y.copy())
+        return 0.0, {"w": np.zeros_like(params["w"])}
+
+    x, y = rng.standard_normal((10, 2)), np.arange(10)
+    _, losses = optim.minibatch_sgd(loss_fn, {"w": np.zeros(2)}, x, y, lr=0.1, batch_size=4, epochs=2,
+                                    rng=np.random.default_rng(3))
+    assert [len(b) for b in seen] == [4, 4, 2] * 2 and losses.shape == (6,)  # the last batch is shorter
+    for epoch in (seen[:3], seen[3:]):
+        assert sorted(np.concatenate(epoch).tolist()) == list(range(10))
+    order = np.random.default_rng(3).permutation(10)
+    np.testing.assert_array_equal(np.concatenate(seen[:3]), order)  # the order is rng.permutation(N)
+
+
+def test_minibatch_sgd_steps_like_sgd_step_and_reports_each_epoch(rng):
+    params, x, y = _network(rng, n=12)
+    given, before = dict(params), {k: v.copy() for k, v in params.items()}
+    epochs = []
+    new, losses = optim.minibatch_sgd(two_layer_loss, params, x, y, lr=0.3, batch_size=5, epochs=3,
+                                      rng=np.random.default_rng(0), on_epoch=lambda p: epochs.append(p))
+    assert len(epochs) == 3 and epochs[-1] is new and new is not params
+    assert all(params[k] is given[k] for k in params)
+    for k in params:
+        np.testing.assert_array_equal(params[k], before[k])
+    # the same loop by hand
+    order_rng, p, expected = np.random.default_rng(0), dict(params), []
+    for _ in range(3):
+        order = order_rng.permutation(12)
+        for start in range(0, 12, 5):
+            batch = order[start:start + 5]
+            loss, grads = two_layer_loss(p, x[batch], y[batch])
+            expected.append(loss)
+            p = {k: p[k] - 0.3 * grads[k] for k in p}
+    np.testing.assert_allclose(losses, expected, rtol=1e-12)
+    for k in params:
+        np.testing.assert_allclose(new[k], p[k], rtol=1e-12)
+
+
+def test_minibatch_sgd_validation(rng):
+    params, x, y = _network(rng)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
+        optim.minibatch_sgd(two_layer_loss, params, x, y, lr=0.1, batch_size=0, epochs=1, rng=rng)
+    with pytest.raises(ValueError, match="epochs must be an integer >= 0, got -1"):
+        optim.minibatch_sgd(two_layer_loss, params, x, y, lr=0.1, batch_size=4, epochs=-1, rng=rng)
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+        optim.minibatch_sgd(two_layer_loss, params, x, y, lr=0.1, batch_size=4, epochs=1, rng=0)
+    with pytest.raises(TypeError):  # rng is keyword-only, like every option
+        optim.minibatch_sgd(two_layer_loss, params, x, y, 0.1, 4, 1, rng)
+    with pytest.raises(ValueError, match="same number of examples"):
+        optim.minibatch_sgd(two_layer_loss, params, x[:-1], y, lr=0.1, batch_size=4, epochs=1, rng=rng)
