@@ -254,3 +254,119 @@ def clip_grad_norm(grads, max_norm):
     total_norm = float(np.sqrt(sum(np.sum(np.square(g, dtype=np.float64)) for g in arrays.values())))
     scale = max_norm / total_norm if total_norm > max_norm else 1.0
     return {k: g * g.dtype.type(scale) for k, g in arrays.items()}, total_norm
+
+
+#: The parameter names of ``rnn_regression_loss``'s model, in the order gradients are listed.
+REGRESSION_KEYS = ("w_x", "w_h", "b", "w_y", "b_y")
+
+
+def rnn_regression_loss(params, x, target, h0, *, activation="tanh"):
+    """Loss and gradients of a recurrent network that predicts a value at every step.
+
+    The forward pass is ``h = rnn_forward(x, h0, w_x, w_h, b)``, ``pred_t = h_t @ w_y + b_y`` at
+    every step and ``J = mse(pred, target)``, the mean over all N * T * M predicted values; the
+    backward pass runs the output layer's backward and then BPTT. It also returns the last
+    state, which truncated BPTT passes on to the next chunk of the sequences as a plain value
+    (no gradient flows through it).
+
+    Parameters
+    ----------
+    params : dict ``{"w_x": (D, H), "w_h": (H, H), "b": (H,), "w_y": (H, M), "b_y": (M,)}`` (not modified)
+    x : ndarray of shape (N, T, D)
+    target : ndarray of shape (N, T, M)
+    h0 : ndarray of shape (N, H)
+    activation : {"tanh", "sigmoid"}
+
+    Returns
+    -------
+    loss : float
+    grads : a new dict with the keys of ``params``, each gradient of its parameter's shape and dtype
+    h_last : ndarray of shape (N, H), the state after the last step
+
+    >>> rng = np.random.default_rng(0)
+    >>> params = {"w_x": rng.standard_normal((1, 3)), "w_h": np.zeros((3, 3)), "b": np.zeros(3),
+    ...           "w_y": np.zeros((3, 1)), "b_y": np.zeros(1)}
+    >>> loss, grads, h_last = rnn_regression_loss(params, np.ones((2, 4, 1)), np.ones((2, 4, 1)), np.zeros((2, 3)))
+    >>> loss, grads["b_y"]  # predictions 0 against targets 1: J = 1, dJ/db_y = mean of 2 (0 - 1)
+    (1.0, array([-2.]))
+    """
+    if not isinstance(params, dict) or set(params) != set(REGRESSION_KEYS):
+        got = f"keys {sorted(params)}" if isinstance(params, dict) else type(params).__name__
+        raise ValueError(f"params must be a dict with the keys {', '.join(REGRESSION_KEYS)}, got {got}.")
+    target = as_float_array(target, "target")
+    w_y, b_y = as_float_array(params["w_y"], "params['w_y']"), as_float_array(params["b_y"], "params['b_y']")
+    h, cache = rnn_forward(x, h0, params["w_x"], params["w_h"], params["b"], activation=activation)  # (N, T, H)
+    N, T, H = h.shape
+    require_ndim(w_y, 2, "params['w_y']", "(H, M)")
+    require_shape(w_y, (H, None), "params['w_y']")
+    M = w_y.shape[1]
+    require_shape(b_y, (M,), "params['b_y']")
+    require_shape(target, (N, T, M), "target")
+    pred = h.reshape(N * T, H) @ w_y + b_y  # (N T, M)
+    diff = pred - target.reshape(N * T, M)
+    loss = float(np.mean(diff * diff))
+    dpred = (2 / diff.size) * diff  # (N T, M)
+    dw_y = h.reshape(N * T, H).T @ dpred  # (H, M)
+    db_y = dpred.sum(axis=0)
+    dh = (dpred @ w_y.T).reshape(N, T, H)
+    _, _, dw_x, dw_h, db = rnn_backward(dh, cache)
+    grads = {"w_x": dw_x, "w_h": dw_h, "b": db,
+             "w_y": dw_y.astype(w_y.dtype, copy=False), "b_y": db_y.astype(b_y.dtype, copy=False)}
+    return loss, grads, h[:, -1].copy()
+
+
+def train_tbptt(loss_fn, params, x, target, *, lr, chunk, num_epochs, max_norm=None):
+    """Truncated backpropagation through time with plain gradient descent.
+
+    Each epoch starts from ``h = 0`` and walks through the sequences in chunks of ``chunk`` steps
+    (the last chunk may be shorter). On each chunk, ``loss, grads, h = loss_fn(params, x_chunk,
+    target_chunk, h)`` gives the gradients of that chunk alone; they are clipped to the global norm
+    ``max_norm`` (unless it is None) and the parameters take one step ``p - lr * grad``. The last
+    state ``h`` is passed on to the next chunk as a value: the state is carried, its gradient is
+    cut, so one step costs at most ``chunk`` steps of BPTT however long the sequences are.
+
+    Parameters
+    ----------
+    loss_fn : callable, ``loss_fn(params, x, target, h0) -> (loss, grads, h_last)``, e.g. ``rnn_regression_loss``
+    params : dict of str to ndarray, the initial parameters (not modified)
+    x : ndarray of shape (N, T, D)
+    target : ndarray of shape (N, T, M)
+    lr : float, the learning rate
+    chunk : int >= 1, the number of steps gradients flow back through
+    num_epochs : int >= 0
+    max_norm : float > 0 or None
+
+    Returns
+    -------
+    params : a new dict, the trained parameters
+    losses : list of float, the loss of every chunk, recorded before its update
+
+    >>> rng = np.random.default_rng(0)
+    >>> params = {"w_x": rng.standard_normal((1, 4)), "w_h": np.zeros((4, 4)), "b": np.zeros(4),
+    ...           "w_y": np.zeros((4, 1)), "b_y": np.zeros(1)}
+    >>> x = rng.standard_normal((8, 10, 1))
+    >>> new, losses = train_tbptt(rnn_regression_loss, params, x, 0.5 * x, lr=0.3, chunk=4, num_epochs=5)
+    >>> len(losses), bool(losses[-1] < losses[0])  # 3 chunks (4 + 4 + 2 steps) per epoch
+    (15, True)
+    """
+    x, target = as_float_array(x, "x"), as_float_array(target, "target")
+    require_ndim(x, 3, "x", "(N, T, D)")
+    if not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}.")
+    if not isinstance(num_epochs, (int, np.integer)) or num_epochs < 0:
+        raise ValueError(f"num_epochs must be an integer >= 0, got {num_epochs!r}.")
+    if max_norm is not None and not max_norm > 0:
+        raise ValueError(f"max_norm must be positive or None, got {max_norm}.")
+    N, T, _ = x.shape
+    H = np.shape(params["w_h"])[0]
+    losses = []
+    for _ in range(num_epochs):
+        h = np.zeros((N, H), dtype=x.dtype)  # every epoch starts again from the beginning of the sequences
+        for start in range(0, T, chunk):
+            steps = slice(start, start + chunk)
+            loss, grads, h = loss_fn(params, x[:, steps], target[:, steps], h)  # h: a value, its gradient is cut
+            if max_norm is not None:
+                grads, _ = clip_grad_norm(grads, max_norm)
+            params = {k: params[k] - lr * grads[k] for k in params}
+            losses.append(float(loss))
+    return dict(params), losses

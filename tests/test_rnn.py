@@ -5,7 +5,15 @@ import pytest
 
 from nnlib import activations
 from nnlib.gradcheck import check_backward, check_gradient, rel_error
-from nnlib.rnn import clip_grad_norm, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
+from nnlib.rnn import (
+    clip_grad_norm,
+    rnn_backward,
+    rnn_forward,
+    rnn_regression_loss,
+    rnn_step_backward,
+    rnn_step_forward,
+    train_tbptt,
+)
 from nnlib.tolerances import FLOAT32_RTOL, MATCH_RTOL
 
 ACTIVATIONS = ["tanh", "sigmoid"]
@@ -362,3 +370,86 @@ def test_clip_grad_norm_rejects_what_is_not_a_dict():
         clip_grad_norm([np.ones(2)], 1.0)
     with pytest.raises(ValueError, match="max_norm must be positive, got -1"):
         clip_grad_norm({"w": np.ones(2)}, -1)
+
+
+# ---------------------------------------------------------------- the regression model of the chapter's training
+
+
+def regression_params(rng, D=2, H=4, M=1, scale=0.5):
+    return {"w_x": scale * rng.standard_normal((D, H)), "w_h": scale * rng.standard_normal((H, H)),
+            "b": 0.1 * rng.standard_normal(H), "w_y": scale * rng.standard_normal((H, M)), "b_y": 0.1 * rng.standard_normal(M)}
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_regression_loss_gradient_check(activation):
+    rng = np.random.default_rng(19)
+    params = regression_params(rng, M=2)
+    x, target, h0 = rng.standard_normal((3, 5, 2)), rng.standard_normal((3, 5, 2)), rng.standard_normal((3, 4))
+    copies = {k: v.copy() for k, v in params.items()}
+    loss, grads, h_last = rnn_regression_loss(params, x, target, h0, activation=activation)
+    h, _ = rnn_forward(x, h0, params["w_x"], params["w_h"], params["b"], activation=activation)
+    np.testing.assert_array_equal(h_last, h[:, -1])
+    pred = h @ params["w_y"] + params["b_y"]
+    assert loss == pytest.approx(np.mean((pred - target) ** 2), rel=MATCH_RTOL)
+    for name in params:
+        def f(v, name=name):
+            return rnn_regression_loss({**params, name: v}, x, target, h0, activation=activation)[0]
+
+        check_gradient(f, params[name].copy(), grads[name], name=f"d/d{name}")
+        np.testing.assert_array_equal(params[name], copies[name])
+    assert set(grads) == set(params) and grads is not params
+
+
+def test_regression_loss_names_a_wrong_params_dict_and_target():
+    rng = np.random.default_rng(20)
+    params = regression_params(rng)
+    x, h0 = rng.standard_normal((3, 5, 2)), np.zeros((3, 4))
+    with pytest.raises(ValueError, match="params must be a dict with the keys w_x, w_h, b, w_y, b_y"):
+        rnn_regression_loss({k: params[k] for k in ("w_x", "w_h", "b")}, x, np.zeros((3, 5, 1)), h0)
+    with pytest.raises(ValueError, match=r"target must have shape \(3, 5, 1\), got shape \(5, 3, 1\)"):
+        rnn_regression_loss(params, x, np.zeros((5, 3, 1)), h0)
+
+
+# ---------------------------------------------------------------- truncated BPTT
+
+
+def test_tbptt_with_one_chunk_per_sequence_is_gradient_descent_on_the_whole_sequence():
+    rng = np.random.default_rng(21)
+    params = regression_params(rng)
+    x, target = rng.standard_normal((3, 6, 2)), rng.standard_normal((3, 6, 1))
+    new, losses = train_tbptt(rnn_regression_loss, params, x, target, lr=0.1, chunk=6, num_epochs=2)
+    expected, h0 = dict(params), np.zeros((3, 4))
+    for step in range(2):
+        loss, grads, _ = rnn_regression_loss(expected, x, target, h0)
+        assert losses[step] == pytest.approx(loss, rel=MATCH_RTOL)
+        expected = {k: expected[k] - 0.1 * grads[k] for k in expected}
+    for k in params:
+        np.testing.assert_allclose(new[k], expected[k], rtol=MATCH_RTOL)
+
+
+def test_tbptt_carries_the_state_to_the_next_chunk_and_clips():
+    rng = np.random.default_rng(22)
+    params = regression_params(rng)
+    x, target = rng.standard_normal((2, 7, 2)), rng.standard_normal((2, 7, 1))
+    calls = []
+
+    def spy(p, xs, ts, h0):
+        calls.append((xs.shape[1], h0.copy()))
+        loss, grads, h = rnn_regression_loss(p, xs, ts, h0)
+        return loss, {k: 1e6 * g for k, g in grads.items()}, h
+
+    new, losses = train_tbptt(spy, params, x, target, lr=1.0, chunk=3, num_epochs=1, max_norm=0.01)
+    assert [c[0] for c in calls] == [3, 3, 1] and len(losses) == 3
+    np.testing.assert_array_equal(calls[0][1], np.zeros((2, 4)))
+    assert np.abs(calls[1][1]).max() > 0  # the state after the first chunk, not zeros
+    step = np.sqrt(sum(np.sum((new[k] - params[k]) ** 2) for k in params))
+    assert step <= 3 * 0.01 * (1 + 1e-9)  # three clipped steps of norm 0.01 at most
+
+
+def test_tbptt_validates_its_options():
+    params = regression_params(np.random.default_rng(23))
+    x = np.zeros((2, 5, 2))
+    with pytest.raises(ValueError, match="chunk must be an integer >= 1, got 0"):
+        train_tbptt(rnn_regression_loss, params, x, x[..., :1], lr=0.1, chunk=0, num_epochs=1)
+    with pytest.raises(ValueError, match="max_norm must be positive or None, got 0"):
+        train_tbptt(rnn_regression_loss, params, x, x[..., :1], lr=0.1, chunk=2, num_epochs=1, max_norm=0)
