@@ -25,9 +25,12 @@ commands:
         passed / failed (reason) / not attempted, and the score. Exit 0 unless it cannot be read.
   grade CHAPTER --submissions DIR
         autograde DIR/<student>/CHAPTER/ (nbgrader's submitted/ layout) in parallel, one
-        `nbgrader autograde --student X` per student in a private course folder, with time and
-        memory limits and a progress bar; record the grades in COURSE_DIR/gradebook.db, then
-        generate feedback and the grades CSV (so `feedback` and `export` are part of `grade`).
+        `nbgrader autograde --student X` per student in a private course folder, each student's
+        kernel in a sandbox (bubblewrap: no network, no view of solutions/ or other files), with
+        time and memory limits and a progress bar; the points of each graded cell are decided
+        outside the sandbox; record the grades in COURSE_DIR/gradebook.db, then generate feedback
+        and the grades CSV (so `feedback` and `export` are part of `grade`). Refuses to run
+        without a sandbox unless --unsafe-no-sandbox.
   feedback CHAPTER      (re)generate feedback HTML from the gradebook (hidden tests cleared)
   export CHAPTER        (re)write the grades CSV from the gradebook
   demo [--chapter CHAPTER]
@@ -85,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--keep-workdirs", action="store_true", help="keep the private course folders (debugging)")
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="grade without the per-submission sandbox (bubblewrap): student code then runs with "
+                        "the grader's rights. Without it, grade refuses to run where no sandbox is available")
     p.add_argument("--no-fork", action="store_true",
                    help="start every nbgrader process from scratch instead of forking a warm one "
                         "(about 1 s more per student)")
@@ -133,7 +139,8 @@ def _cmd_grade(args) -> int:
         result = grading.grade(args.root, args.chapter, args.submissions, args.course_dir, jobs=args.jobs,
                                timeout=args.timeout, memory_limit=args.memory_limit,
                                feedback=not args.no_feedback, progress=not args.no_progress,
-                               keep_workdirs=args.keep_workdirs, fork=not args.no_fork)
+                               keep_workdirs=args.keep_workdirs, fork=not args.no_fork,
+                               unsafe_no_sandbox=args.unsafe_no_sandbox)
     except (FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

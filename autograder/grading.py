@@ -37,7 +37,9 @@ import csv
 import hashlib
 import json
 import os
+import queue
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -50,9 +52,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import nbg
+from autograder import nbg, sandbox, verdict
 from autograder.progress import Progress
 from autograder.zygote import Zygote, ZygoteDied
+
+class SandboxUnavailable(RuntimeError):
+    """No sandbox on this machine and the instructor did not pass --unsafe-no-sandbox."""
+
 
 STUDENT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]*$")
 
@@ -83,6 +89,9 @@ class BatchResult:
     seconds: float = 0.0
     course_id: str = "default_course"
     phases: dict = field(default_factory=dict)  # phase -> seconds
+    sandbox_line: str = ""
+    judge_notes: list = field(default_factory=list)
+    similarity: list = field(default_factory=list)
 
 
 def _fmt(x) -> str:
@@ -262,7 +271,8 @@ def _killpg(pid: int) -> None:
 class StudentRun:
     def __init__(self, *, student, chapter, submission: Path, template: Path, notebooks: list[str],
                  workroot: Path, root: Path, course_id: str, timeout: int, memory_limit: int,
-                 wall_limit: float, threads_env: dict, zygote=None, retry_timeouts: bool = True):
+                 wall_limit: float, threads_env: dict, zygote=None, retry_timeouts: bool = False,
+                 judge: "BatchJudge | None" = None):
         self.student, self.chapter = student, chapter
         self.submission, self.template, self.notebooks = submission, template, notebooks
         self.work = workroot / student
@@ -271,6 +281,10 @@ class StudentRun:
         self.threads_env = threads_env
         self.zygote = zygote
         self.retry_timeouts = retry_timeouts
+        self.judge = judge
+        self.seed = secrets.randbelow(2**31)
+        self.uid = None
+        self.runtime = None
 
     def prepare(self, out: Outcome) -> list[str]:
         """Build the private course folder; returns the notebooks that can be graded."""
@@ -305,13 +319,41 @@ class StudentRun:
             gradable.append(name)
         for d in (".runtime", ".ipython", ".home"):
             (w / d).mkdir(exist_ok=True)
+        if self.judge is not None and gradable:
+            self._prepare_kernel()
         return gradable
+
+    def _prepare_kernel(self) -> None:
+        """The private kernelspec that starts this student's kernels in the sandbox, the sandbox's
+        settings (outside its reach), and nbgrader's settings for sandboxed execution."""
+        w, j = self.work, self.judge
+        # Unix socket paths are limited to ~100 bytes: the kernel's sockets live in a short folder.
+        self.runtime = Path(tempfile.mkdtemp(prefix="nnk-"))
+        cfg = {"seed": self.seed, "uid": self.uid if j.sandboxed else None, "sandbox": j.sandboxed,
+               "scratch": str(w / ".sandbox" / "scratch"), "records": str(self.records),
+               "runtime": str(self.runtime), "memory_mb": self.memory_limit,
+               "cpu_seconds": int(self.wall_limit), "overlays": {str(k): str(v) for k, v in j.overlays.items()},
+               "env": dict(self.threads_env)}
+        config = w / ".sandbox.json"
+        config.write_text(json.dumps(cfg))
+        config.chmod(0o600)
+        spec_dir = w / ".home" / "data" / "kernels" / "python3"
+        spec_dir.mkdir(parents=True, exist_ok=True)
+        (spec_dir / "kernel.json").write_text(json.dumps(sandbox.kernelspec(config)))
+        with open(w / nbg.CONFIG_NAME, "a") as f:
+            f.write(SANDBOX_NBGRADER_CONFIG.format(ip=str(self.runtime / "k")))
+
+    @property
+    def records(self) -> Path:
+        return self.work / ".sandbox" / "records"
 
     def env(self) -> dict:
         w = self.work
         extra = {"JUPYTER_RUNTIME_DIR": str(w / ".runtime"), "IPYTHONDIR": str(w / ".ipython"),
                  "HOME": str(w / ".home"),
                  "JUPYTER_DATA_DIR": str(w / ".home" / "data"), "MPLCONFIGDIR": str(w / ".home" / "mpl"),
+                 # first in the kernelspec search (before the venv's own python3): the sandboxed kernel
+                 "JUPYTER_PATH": str(w / ".home" / "data"),
                  "MPLBACKEND": "Agg"}
         extra.update(self.threads_env)
         return nbg.venv_env(extra)
@@ -387,9 +429,13 @@ class StudentRun:
                               "(the student's code may have killed it)")
             else:
                 out.status = "failed: " + _reason_from_log(text, self.timeout, self.memory_limit)
+            if self.judge is not None:
+                self.judge.verdicts(self, out, None)
             return
-        out.notes.extend(_cell_notes(autograded))
         self.read_scores(out)
+        if self.judge is not None:
+            self.judge.verdicts(self, out, autograded)
+        out.notes.extend(_cell_notes(autograded))
 
     def read_scores(self, out: Outcome) -> None:
         from nbgrader.api import Gradebook
@@ -407,6 +453,8 @@ class StudentRun:
     def __call__(self) -> Outcome:
         out = Outcome(self.student, workdir=self.work)
         t0 = time.monotonic()
+        if self.judge is not None:
+            self.uid = self.judge.take_uid()
         try:
             gradable = self.prepare(out)
             if not gradable:
@@ -416,8 +464,115 @@ class StudentRun:
                 self.autograde(out)
         except Exception as exc:  # noqa: BLE001 - never stop the batch
             out.status = f"failed: grader error ({type(exc).__name__}: {exc})"
+        finally:
+            if self.runtime is not None:
+                shutil.rmtree(self.runtime, ignore_errors=True)
+            if self.judge is not None:
+                self.judge.give_uid(self.uid)
         out.seconds = time.monotonic() - t0
         return out
+
+
+SANDBOX_NBGRADER_CONFIG = """
+# Added by autograder.grading for this student's run: kernels in the sandbox (autograder/sandbox.py),
+# reached over Unix sockets (the sandbox has no network), executed with faults confined to a cell.
+c.Autograde.autograde_preprocessors = [
+    "autograder.nbgrader_extras.SandboxedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.KernelManager.transport = "ipc"
+c.KernelManager.ip = {ip!r}
+"""
+
+
+class BatchJudge:
+    """What a batch shares for the verdicts decided outside the sandbox: the chapter's catalogue,
+    its graded cells (from the instructor's notebooks), the stubbed nnlib modules, the kernels' uids."""
+
+    def __init__(self, root: Path, chapter: str, tmp: Path, jobs: int, sandboxed: bool):
+        self.root, self.chapter, self.sandboxed = root, chapter, sandboxed
+        self.catalogue = verdict.find_catalogue(root, chapter)
+        self.cells = verdict.graded_cells(root, chapter)
+        self.overlays, self.stubbed = {}, []
+        if self.catalogue is not None and sandboxed:
+            stubs = tmp / "stubs"
+            self.overlays, self.stubbed = sandbox.stub_sources(self.catalogue, stubs)
+            for p in [stubs, *stubs.iterdir()]:
+                p.chmod(0o755 if p.is_dir() else 0o644)
+        self.uids: queue.Queue = queue.Queue()
+        for k in range(jobs):
+            self.uids.put(sandbox.sandbox_uid(k))
+
+    def take_uid(self):
+        return self.uids.get()
+
+    def give_uid(self, uid) -> None:
+        self.uids.put(uid)
+
+    @property
+    def kernel_graded(self) -> list[str]:
+        return [c.grade_id for c in self.cells if c.calls is None and c.points and c.grade_id
+                and not c.grade_id.startswith("written")]
+
+    def verdicts(self, run: "StudentRun", out: Outcome, autograded: Path | None) -> None:
+        """Judge every catalogue-graded cell from the records; scores into ``out.scores``, and the
+        trusted verdict into the autograded notebook's test cell (what feedback shows)."""
+        import nbformat
+
+        if self.catalogue is None:
+            return
+        results = {}
+        for cell in self.cells:
+            if not cell.calls:
+                continue
+            v = verdict.judge_cell(self.catalogue, run.records, cell.calls, run.seed)
+            results[(cell.notebook, cell.grade_id)] = v
+            out.scores[(cell.notebook, cell.grade_id)] = (cell.points if v.passed else 0.0, False)
+        if autograded is None:
+            got = sum(v.passed for v in results.values())
+            if any(run.records.glob("*.npz")):
+                out.notes.append(f"{got} of {len(results)} graded cells passed on the results recorded "
+                                 "before the failure")
+            return
+        for path in sorted(autograded.glob("*.ipynb")):
+            try:
+                nb = nbformat.read(str(path), as_version=4)
+            except Exception:  # noqa: BLE001
+                continue
+            changed = False
+            for cell in nb.cells:
+                meta = cell.metadata.get("nbgrader", {})
+                v = results.get((path.stem, meta.get("grade_id")))
+                if v is None or cell.cell_type != "code" or not meta.get("grade"):
+                    continue
+                cell.outputs = _verdict_outputs(v)
+                changed = True
+            if changed:
+                nbformat.write(nb, str(path))
+
+
+def _verdict_outputs(v) -> list:
+    """A test cell's outputs showing the trusted verdict (as ``grade`` prints or raises it)."""
+    from nbformat.v4 import new_output
+
+    if v.passed:
+        names = []
+        for r in v.reports:
+            if r.name not in names:
+                names.append(r.name)
+        lines = []
+        for name in names:
+            mine = [r for r in v.reports if r.name == name]
+            lines.append(f"[PASSED] {name}: visible and hidden cases" if len(mine) > 1 else str(mine[0]))
+        return [new_output("stream", name="stdout", text="\n".join(lines) + "\n")]
+    r = v.first_failure()
+    ename = "NotAttempted" if r.status == "not attempted" else "CheckFailed"
+    return [new_output("error", ename=ename, evalue=r.message, traceback=[f"{ename}: {r.message}"])]
 
 
 def merge(gb, chapter: str, out: Outcome) -> None:
@@ -536,8 +691,17 @@ def find_students(submissions: Path, chapter: str) -> tuple[Path, list[str]]:
 def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None = None, *,
           jobs: int | None = None, timeout: int | None = None, memory_limit: int = 2048, feedback: bool = True,
           progress: bool = True, keep_workdirs: bool = False, fork: bool = True,
-          log=print) -> BatchResult:
+          unsafe_no_sandbox: bool = False, log=print) -> BatchResult:
     root = Path(root).resolve()
+    if unsafe_no_sandbox:
+        sandbox_line = ("WARNING: graded WITHOUT a sandbox (--unsafe-no-sandbox): student code ran with the "
+                        "grader's rights and could read the solutions, change files and forge verdicts.")
+    else:
+        ok, how = sandbox.probe()
+        if not ok:
+            raise SandboxUnavailable(f"no sandbox for student code: {how}. grade refuses to run submissions "
+                                     "without one; pass --unsafe-no-sandbox to grade anyway (unsafe).")
+        sandbox_line = f"Sandbox: each submission's kernel ran in its own sandbox ({how})."
     if chapter not in nbg.chapters_in(root):
         raise FileNotFoundError(f"no chapter {chapter!r}: missing {root}/solutions/{chapter}/{chapter}.ipynb")
     course_dir = Path(course_dir).resolve() if course_dir else root / "course"
@@ -573,6 +737,7 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
                        ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
         workroot = tmp / "students"
         workroot.mkdir()
+        judge = BatchJudge(root, chapter, tmp, jobs, sandboxed=not unsafe_no_sandbox)
 
         outcomes: dict[str, Outcome] = {}
 
@@ -586,7 +751,7 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
                 out = StudentRun(student=student, chapter=chapter, submission=sub_dir, template=template,
                                  notebooks=notebooks, workroot=workroot, root=root, course_id=course_id,
                                  timeout=timeout, memory_limit=memory_limit, wall_limit=wall_limit,
-                                 threads_env=threads_env, zygote=zygote)()
+                                 threads_env=threads_env, zygote=zygote, judge=judge)()
             if STUDENT_RE.match(student):
                 try:
                     master.write(lambda gb: merge(gb, chapter, out), f"after grading {student}")
@@ -608,6 +773,9 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
 
         result = BatchResult(chapter, course_dir, [outcomes[s] for s in students],
                              incidents=master.incidents, course_id=course_id)
+        result.sandbox_line = sandbox_line
+        result.judge_notes = _judge_notes(judge)
+        result.similarity = similarity_report(root, chapter, submitted, students, notebooks, judge.catalogue)
         result.phases["setup"] = t_setup
         result.phases["autograde"] = time.monotonic() - t_start - t_setup
         sf = status_file(course_dir, chapter)
@@ -633,6 +801,92 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             log(f"private course folders kept in {tmp}")
+
+
+def _judge_notes(judge: BatchJudge) -> list[str]:
+    notes = []
+    if judge.catalogue is None:
+        notes.append(f"no catalogue of checks found for {judge.chapter}: every graded cell was judged by "
+                     "nbgrader inside the kernel (a submission can forge those verdicts)")
+    else:
+        n = sum(1 for c in judge.cells if c.calls)
+        notes.append(f"{n} graded cell(s) judged outside the student's code, on results recorded in the "
+                     f"sandbox from inputs drawn with the grader's own seed")
+        if judge.kernel_graded:
+            notes.append("judged by nbgrader inside the kernel (forgeable): " + ", ".join(judge.kernel_graded))
+        if judge.stubbed:
+            notes.append(f"not importable in the sandbox (this chapter's answers): {', '.join(judge.stubbed)}")
+    return notes
+
+
+SIMILARITY_THRESHOLD = 0.9
+SIMILARITY_MIN_TOKENS = 60  # shorter answers (a one-line formula) look alike whoever wrote them
+
+
+def _functions(source: str) -> dict:
+    """{name: normalised tokens} for the top-level functions of a cell's source."""
+    import ast
+
+    found = {}
+    if len(source) > verdict.MAX_SOURCE:
+        return found
+    try:
+        tree = ast.parse(source)
+    except Exception:  # noqa: BLE001
+        return found
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            toks = verdict.tokens(ast.unparse(node))
+            if len(toks) >= SIMILARITY_MIN_TOKENS:
+                found[node.name] = toks
+    return found
+
+
+def similarity_report(root: Path, chapter: str, submitted: Path, students: list[str], notebooks: list[str],
+                      catalogue) -> list[str]:
+    """Pairs of answers (student-student, student-nnlib) whose normalised code is alike."""
+    import inspect
+
+    answers: dict[str, dict] = {}
+    for student in students:
+        funcs = {}
+        for name in notebooks:
+            path = submitted / student / chapter / f"{name}.ipynb"
+            try:
+                if path.is_symlink() or not path.is_file() or path.stat().st_size > 20 * 2**20:
+                    continue
+                nb = json.loads(path.read_text(encoding="utf-8"))
+                for cell in nb.get("cells", []):
+                    if cell.get("cell_type") != "code":
+                        continue
+                    src = cell.get("source", "")
+                    src = "".join(src) if isinstance(src, list) else str(src)
+                    funcs.update(_functions(src))
+            except Exception:  # noqa: BLE001 - unreadable: nothing to compare
+                continue
+        answers[student] = funcs
+    reference = {}
+    if catalogue is not None:
+        for name, ex in catalogue.exercises.items():
+            try:
+                reference[name] = _functions(inspect.getsource(ex.answer)).get(ex.answer.__name__)
+            except Exception:  # noqa: BLE001
+                continue
+    lines = []
+    for student in students:
+        for fname, toks in sorted(answers[student].items()):
+            ref = reference.get(fname)
+            if ref:
+                r = verdict.similarity(toks, ref)
+                if r >= SIMILARITY_THRESHOLD:
+                    lines.append(f"{student}: {fname} is {r:.0%} alike nnlib's answer")
+    for i, a in enumerate(students):
+        for b in students[i + 1:]:
+            for fname in sorted(set(answers[a]) & set(answers[b])):
+                r = verdict.similarity(answers[a][fname], answers[b][fname])
+                if r >= SIMILARITY_THRESHOLD:
+                    lines.append(f"{a} and {b}: {fname} is {r:.0%} alike")
+    return lines
 
 
 def _install_autograded(out: Outcome, course_dir: Path, chapter: str) -> None:
@@ -682,12 +936,17 @@ def write_report(result: BatchResult) -> Path:
     path = result.course_dir / "reports" / f"{result.chapter}-report.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
     n_ok = sum(o.ok for o in result.outcomes)
-    text = [f"Chapter {result.chapter}: {len(result.outcomes)} submission(s), {n_ok} graded, "
+    text = ([result.sandbox_line] if result.sandbox_line else []) + [
+            f"Chapter {result.chapter}: {len(result.outcomes)} submission(s), {n_ok} graded, "
             f"{len(result.outcomes) - n_ok} failed, in {result.seconds:.1f} s ("
             + ", ".join(f"{k} {v:.1f} s" for k, v in result.phases.items()) + ")",
             "", score_table(result)]
+    if result.judge_notes:
+        text += ["", "Verdicts:"] + [f"  - {i}" for i in result.judge_notes]
     if result.incidents:
         text += ["", "Incidents:"] + [f"  - {i}" for i in result.incidents]
+    text += ["", "Similarity (normalised code, for the instructor to judge; never deducted):"]
+    text += [f"  - {line}" for line in result.similarity] or ["  - no pair above the threshold"]
     text += ["", f"gradebook: {result.course_dir / 'gradebook.db'}",
              f"grades CSV: {result.csv_path}",
              f"feedback:   {result.feedback_dir or '(not generated)'}"

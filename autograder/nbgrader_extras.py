@@ -54,3 +54,134 @@ class ScrubHiddenTestTracebacks(NbGraderPreprocessor):
             if any(h and h in out.get("evalue", "") for h in hidden):
                 out["evalue"] = "(a hidden test failed)"
         return cell, resources
+
+
+# ---------------------------------------------------------------------------------------------
+# Autograde execution with the kernel in the sandbox (see autograder/sandbox.py, autograder/verdict.py).
+
+from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: E402
+from nbformat.notebooknode import NotebookNode  # noqa: E402
+from nbgrader.preprocessors import Execute  # noqa: E402
+from nbclient.client import NotebookClient  # noqa: E402
+from nbclient.util import ensure_async, run_sync  # noqa: E402
+from traitlets import Integer  # noqa: E402
+
+NOT_RUN = "NotRun"
+
+
+def _error(ename, evalue):
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's ``Execute`` for kernels that run in the sandbox, with faults confined to a cell.
+
+    - A catalogue-graded test cell (only ``grade(...)`` calls) is sent to the kernel as those calls
+      without comments (``verdict.collect_source``): the kernel never sees the cell's hidden-tests
+      block as written. The notebook keeps the cell's source.
+    - The kernel dies in a cell (``os._exit``, a crash, a kill, memory, CPU time): that cell gets an
+      error output, a new kernel is started, the code cells that ran before (except test cells) are
+      run again silently, and execution goes on with the next cell. At most ``max_restarts`` times.
+    - A cell times out: the kernel is interrupted (a message on its control channel); if it does not
+      answer within ``probe_timeout`` seconds afterwards, it is treated as dead as above. An endless
+      loop therefore costs one cell timeout, never a second run of the notebook.
+    """
+
+    max_restarts = Integer(4).tag(config=True)
+    probe_timeout = Integer(5).tag(config=True)
+
+    def _plan(self):
+        from autograder.verdict import collect_source, grade_calls
+
+        plan = {}
+        for index, cell in enumerate(self.nb.cells):
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "code" and meta.get("grade") and grade_calls(cell.source):
+                plan[index] = collect_source(cell.source)
+        return plan
+
+    def _run_cell(self, cell, resources, index, plan):
+        if index in plan:
+            original = cell.source
+            cell.source = plan[index]
+            try:
+                self.preprocess_cell(cell, resources, index)
+            finally:
+                cell.source = original
+        else:
+            self.preprocess_cell(cell, resources, index)
+
+    async def _async_responsive(self) -> bool:
+        import time
+
+        try:
+            msg_id = self.kc.kernel_info()
+            deadline = time.monotonic() + self.probe_timeout
+            while time.monotonic() < deadline:
+                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=max(0.1, deadline - time.monotonic())))
+                if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                    return True
+        except Exception:  # noqa: BLE001 - Empty (no answer), a dead kernel...
+            return False
+        return False
+
+    _responsive = run_sync(_async_responsive)
+
+    def _timed_out(self, cell) -> bool:
+        return any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError"
+                   for o in cell.get("outputs", []))
+
+    def preprocess(self, nb, resources=None, km=None):
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        plan = self._plan()
+        cells = self.nb.cells
+        start, ran, restarts = 0, [], 0
+        while start < len(cells):
+            with self.setup_kernel():
+                info = self.wait_for_reply(self.kc.kernel_info())
+                if info:
+                    self.nb.metadata["language_info"] = info["content"]["language_info"]
+                for j in list(ran):  # a fresh kernel: the definitions made before, silently
+                    replay = NotebookNode(dict(cells[j]))
+                    replay["outputs"] = []
+                    replay["metadata"] = NotebookNode(dict(cells[j].metadata))
+                    try:
+                        self.preprocess_cell(replay, resources, j)
+                    except (DeadKernelError, CellTimeoutError):
+                        ran.remove(j)
+                        break
+                failed_at = None
+                for index in range(start, len(cells)):
+                    cell = cells[index]
+                    try:
+                        self._run_cell(cell, resources, index, plan)
+                    except (DeadKernelError, CellTimeoutError) as exc:
+                        what = ("the kernel died while running this cell (os._exit, a crash, a kill, or "
+                                "over the memory or CPU limit)" if isinstance(exc, DeadKernelError)
+                                else "this cell did not finish in time and its kernel stopped answering")
+                        cell.outputs.append(_error("DeadKernelError", what + "; grading went on with the "
+                                                   "next cell in a fresh kernel"))
+                        failed_at = index
+                        break
+                    if self._timed_out(cell) and not self._responsive():
+                        cell.outputs.append(_error("DeadKernelError", "the kernel stopped answering after this "
+                                                   "cell timed out; grading went on in a fresh kernel"))
+                        failed_at = index
+                        break
+                    if cell.cell_type == "code" and index not in plan and not \
+                            cell.metadata.get("nbgrader", {}).get("grade"):
+                        ran.append(index)
+                if failed_at is None:
+                    start = len(cells)
+                else:
+                    start = failed_at + 1
+                    restarts += 1
+            if failed_at is not None and restarts > self.max_restarts:
+                for cell in cells[start:]:
+                    if cell.cell_type == "code":
+                        cell.outputs = [_error(NOT_RUN, "not run: the kernel died too many times")]
+                break
+        self.set_widgets_metadata()
+        return self.nb, self.resources
