@@ -6,6 +6,7 @@ here, the points of each exercise. The helpers of ``nnlib.viz.activations`` run 
 draw the student's function or fall back to nnlib's, and say which in their labels.
 """
 
+import dataclasses
 import io
 
 import matplotlib
@@ -17,6 +18,8 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from test_notebook_structure import CHAPTERS, GRADE_CALL, cell_with_id, graded_cells, nbgrader, notebook  # noqa: E402
 
+from autograder.checks import Catalogue  # noqa: E402
+from autograder.exercises.activations import CATALOGUE  # noqa: E402
 from nnlib import activations as ref  # noqa: E402
 from nnlib.viz import activations as viz  # noqa: E402
 
@@ -24,12 +27,13 @@ pytestmark = pytest.mark.ch01
 
 (CHAPTER,) = [c for c in CHAPTERS if c.name == "01_activations"]
 
-#: Points per exercise, as announced in the notebook's overview (16 in all).
+#: Points per exercise, as announced in the notebook's overview, and the written answer graded by hand (19 in all).
 POINTS = {
     "sigmoid": 2, "sigmoid_derivative": 1, "tanh": 1, "tanh_derivative": 1, "relu": 1, "relu_derivative": 1,
     "leaky_relu": 1, "leaky_relu_derivative": 1, "elu": 2, "elu_derivative": 1, "softmax": 2, "softmax_backward": 2,
 }
-TOTAL_POINTS = 16
+WRITTEN = {"written_relu_vs_sigmoid": 3}
+TOTAL_POINTS = 19
 
 
 # -- the notebook: what is specific to this chapter (the rest: tests/test_notebook_structure.py) --------
@@ -37,10 +41,185 @@ TOTAL_POINTS = 16
 
 def test_points_per_exercise_and_in_all():
     nb = notebook(CHAPTER)
-    points = {GRADE_CALL.search(c.source).group(1): nbgrader(c)["points"] for c in graded_cells(nb)}
-    assert points == POINTS
-    assert sum(points.values()) == TOTAL_POINTS == sum(POINTS.values())
+    graded = graded_cells(nb)
+    points = {GRADE_CALL.search(c.source).group(1): nbgrader(c)["points"] for c in graded if c.cell_type == "code"}
+    written = {nbgrader(c)["grade_id"]: nbgrader(c)["points"] for c in graded if c.cell_type == "markdown"}
+    assert points == POINTS and written == WRITTEN
+    assert sum(points.values()) + sum(written.values()) == TOTAL_POINTS
     assert f"{TOTAL_POINTS} points" in cell_with_id(nb, "intro_overview").source
+
+
+def test_the_written_question_has_a_locked_question_and_a_rubric_that_students_never_see():
+    nb = notebook(CHAPTER)
+    answer = cell_with_id(nb, "written_relu_vs_sigmoid")
+    question = nb.cells[nb.cells.index(answer) - 1]
+    assert nbgrader(question)["locked"] and "(3 points, graded by hand)" in question.source
+    meta = nbgrader(answer)
+    assert meta["grade"] and meta["solution"] and not meta["locked"] and not meta["task"]
+    assert answer.source.startswith("### BEGIN SOLUTION\n") and answer.source.endswith("### END SOLUTION")
+    assert "**Rubric (3 points):**" in answer.source
+
+
+def test_graded_cells_let_run_all_continue():
+    for cell in graded_cells(notebook(CHAPTER)):
+        if cell.cell_type == "code":
+            assert "raises-exception" in cell.metadata.get("tags", []), nbgrader(cell)["grade_id"]
+
+
+def test_every_experiment_is_preceded_by_a_prediction():
+    """A code cell that is neither an exercise, its check or graded cell, nor the setup is an experiment or a
+    plot: the markdown cell before it, or before the run of experiment cells it belongs to, asks to predict."""
+    nb = notebook(CHAPTER)
+    cells = nb.cells
+    for i, cell in enumerate(cells):
+        if cell.cell_type != "code" or nbgrader(cell) or cell.source.startswith("check("):
+            continue
+        j = i - 1
+        while cells[j].cell_type == "code" and not nbgrader(cells[j]) and not cells[j].source.startswith("check("):
+            j -= 1
+        before = cells[j]
+        if before.cell_type == "code":  # a plot right after an exercise's graded cell: it draws the student's function
+            continue
+        assert before.source.startswith("**Predict.**") or "Your sigmoid (solid)" in before.source \
+            or before.source.startswith("## Your six"), f"no prediction before {cell.source[:60]!r}"
+
+
+def test_statements_hide_the_answer_in_hints():
+    """Each statement folds its help away: two progressive hints, no code in them."""
+    nb = notebook(CHAPTER)
+    for name in POINTS:
+        statement = cell_with_id(nb, f"{name}_statement").source
+        assert statement.count("<details><summary>Hint") == 2, name
+        hints = statement[statement.index("<details>"):]
+        code = ("def ", "return np", "return s", "return x", "= np.", "np.where(x", "(x > 0)", ".astype(")
+        assert not [c for c in code if c in hints], f"{name}: a hint gives code"
+
+
+# -- the catalogue: each case added for a promise rejects a wrong answer that passed before ------------
+#
+# Each wrong answer below passed the visible check before its case was added (shown by checking it
+# without that case), and fails now, on that case. Wrong answers the engine can name are Mistakes of
+# the catalogue (e.g. sigmoid clipped to [-500, 500], softmax_backward in float64); these cannot be
+# told apart from other results by their values alone, so they live here.
+
+
+def without(name, *descriptions):
+    """The chapter's catalogue without the given cases of exercise ``name``: what the check was before them."""
+    exercise = CATALOGUE[name]
+    cases = tuple(c for c in exercise.cases if c.description not in descriptions)
+    assert len(cases) == len(exercise.cases) - len(descriptions), f"{name} lacks one of {descriptions}"
+    changed = dataclasses.replace(exercise, cases=cases)
+    others = [e for e in CATALOGUE.exercises.values() if e.name != name]
+    return Catalogue(CATALOGUE.chapter, others + [changed], forbidden=CATALOGUE.forbidden)
+
+
+def relu_scalar_loop(x):
+    """Loops over rows and columns with a scalar ``if``: 1-D and 2-D work, 3-D raises."""
+    x2 = np.atleast_2d(x)
+    out = np.empty_like(x2)
+    for i in range(x2.shape[0]):
+        for j in range(x2.shape[1]):
+            out[i, j] = x2[i, j] if x2[i, j] > 0 else 0
+    return out.reshape(np.shape(x))
+
+
+def relu_through_a_flat_view(x):
+    """Writes through ``reshape(-1)``, a view only of a C-contiguous array: a transposed input comes back unchanged."""
+    out = np.copy(x)  # np.copy keeps the memory layout (order="K")
+    flat = out.reshape(-1)
+    flat[flat < 0] = 0
+    return out
+
+
+def softmax_that_refuses_one_class(x):
+    """Validates its input, wrongly: K = 1 is a valid (if dull) softmax, every probability 1."""
+    if x.shape[-1] < 2:
+        raise ValueError("softmax needs at least two classes")
+    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def softmax_through_rows_view(x):
+    """Works on ``reshape(-1, K)`` in place: a view only of a C-contiguous array."""
+    out = np.copy(x)
+    rows = out.reshape(-1, out.shape[-1])
+    rows -= rows.max(axis=1, keepdims=True)
+    np.exp(rows, out=rows)
+    rows /= rows.sum(axis=1, keepdims=True)
+    return out
+
+
+def softmax_from_nnlibs_log_softmax(x):
+    return np.exp(ref.log_softmax(x))
+
+
+def softmax_backward_through_rows_view(dout, s):
+    k = s.shape[-1]
+    dx = np.copy(s)
+    rows, d = dx.reshape(-1, k), dout.reshape(-1, k)
+    rows *= d - np.sum(d * rows, axis=1, keepdims=True)
+    return dx.astype(s.dtype)
+
+
+NEW_CASES = [
+    ("relu", relu_scalar_loop, "a 3-D array spread over [-40, 40], shape (2, 3, 4)"),
+    ("relu", relu_through_a_flat_view, "a transposed view (column-major, not C-contiguous), shape (5, 3)"),
+    ("softmax", softmax_that_refuses_one_class, "a single class, shape (3, 1): every probability is 1"),
+    ("softmax", softmax_through_rows_view,
+     "logits stored with permuted axes (not contiguous), shape (2, 3, 4), rows offset by up to 1000"),
+    ("softmax_backward", softmax_backward_through_rows_view,
+     "dout and s stored with permuted axes (not contiguous), shape (2, 3, 4)"),
+]
+
+
+@pytest.mark.parametrize("name, wrong, description", NEW_CASES, ids=[f"{n}-{w.__name__}" for n, w, _ in NEW_CASES])
+def test_a_new_visible_case_rejects_an_answer_that_passed_before(name, wrong, description):
+    forward = ref.softmax if name == "softmax_backward" else None
+    with np.errstate(all="ignore"):
+        assert without(name, description).evaluate(name, wrong, forward).passed
+        report = CATALOGUE.evaluate(name, wrong, forward)
+    assert report.status == "failed" and f"On {description}:" in report.message, report.message
+
+
+MIXED = "float32 s with a float64 dout (as from a float64 loss), shape (3, 4)"
+
+
+@pytest.mark.parametrize("name, mistake, description, added_with_it", [
+    ("sigmoid", "x is clipped to [-500, 500]", "float32 inputs of magnitude up to 200, shape (20,)", ()),
+    ("softmax_backward", "dout is float64 and s float32", MIXED, ()),
+    ("softmax_backward", "np.zeros(shape) is float64", "float32 dout and s, shape (3, 4)", (MIXED,)),
+])
+def test_a_new_case_rejects_a_mistake_that_passed_before(name, mistake, description, added_with_it):
+    (wrong,) = [m.implementation for m in CATALOGUE[name].mistakes if m.cause.startswith(mistake)]
+    forward = ref.softmax if name == "softmax_backward" else None
+    with np.errstate(all="ignore"):
+        assert without(name, description, *added_with_it).evaluate(name, wrong, forward).passed
+    report = CATALOGUE.evaluate(name, wrong, forward)
+    assert report.status == "failed" and f"On {description}:" in report.message and f"Likely cause: {mistake}" in report.message
+
+
+def test_nnlibs_other_activations_are_forbidden_too():
+    # np.exp(ref.log_softmax(x)) passed the softmax check when only the exercises' own answers were forbidden
+    report = CATALOGUE.evaluate("softmax", softmax_from_nnlibs_log_softmax)
+    assert report.status == "failed" and "nnlib.activations.log_softmax" in report.message
+    report = CATALOGUE.evaluate("relu", lambda x: ref.elementwise_forward(x, "relu")[0])
+    assert report.status == "failed" and "calls nnlib's answer" in report.message
+
+
+def _family(case, seed=0):
+    """What a case's first array is like: dtype, number of axes, contiguity, and whether it holds |x| >= 100."""
+    array = case.draw(np.random.default_rng(seed))[0]
+    return (array.dtype, array.ndim, array.flags.c_contiguous, bool(np.abs(array).max() >= 100))
+
+
+@pytest.mark.parametrize("name", list(CATALOGUE.exercises))
+def test_every_hidden_family_has_a_visible_case(name):
+    """So that a visible check that passes does not hide a hidden case that fails."""
+    cases = CATALOGUE[name].cases
+    visible = {_family(c) for c in cases if not c.hidden}
+    for case in cases:
+        if case.hidden:
+            assert _family(case) in visible, f"{name}: no visible case like the hidden {case.description!r}"
 
 
 # -- the plotting helpers ----------------------------------------------------------------------

@@ -12,8 +12,17 @@ from nnlib.gradcheck import numerical_derivative, numerical_gradient_array
 from nnlib.tolerances import GRAD_STEP
 
 
+def permuted(array, axes):
+    """``array`` with its axes permuted: a view that is neither C- nor F-contiguous (the checks' copies keep that)."""
+    return np.transpose(array, axes)
+
+
 def elementwise_cases(parameter=None):
-    """Inputs for an elementwise activation; ``parameter(rng)`` draws its extra arguments (slope, alpha)."""
+    """Inputs for an elementwise activation; ``parameter(rng)`` draws its extra arguments (slope, alpha).
+
+    Every family of the hidden cases (3-D, near 0, float32 of large magnitude, a non-contiguous
+    view) has a visible case too, so that the visible check cannot pass where grading fails.
+    """
 
     def with_parameter(draw):
         return lambda rng: (draw(rng),) + (parameter(rng) if parameter else ())
@@ -27,9 +36,15 @@ def elementwise_cases(parameter=None):
         Case("exact zeros among the inputs", with_parameter(lambda rng: np.array([-1.5, 0.0, 2.0, 0.0, -0.0]))),
         Case("a batch of one, shape (1, 6)", with_parameter(lambda rng: rng.standard_normal((1, 6)))),
         Case("float32 inputs of shape (3, 4)", with_parameter(lambda rng: rng.standard_normal((3, 4)).astype(np.float32))),
+        Case("float32 inputs of magnitude up to 200, shape (20,)",
+             with_parameter(lambda rng: rng.uniform(-200, 200, 20).astype(np.float32))),
+        Case("a 3-D array spread over [-40, 40], shape (2, 3, 4)", with_parameter(lambda rng: rng.uniform(-40, 40, (2, 3, 4)))),
+        Case("a transposed view (column-major, not C-contiguous), shape (5, 3)",
+             with_parameter(lambda rng: rng.standard_normal((3, 5)).T)),
         Case("inputs spread over [-40, 40], shape (2, 3, 8)", with_parameter(lambda rng: rng.uniform(-40, 40, (2, 3, 8))), hidden=True),
         Case("small inputs near 0, shape (50,)", with_parameter(lambda rng: rng.uniform(-1e-3, 1e-3, 50)), hidden=True),
         Case("float32 inputs of magnitude up to 200", with_parameter(lambda rng: rng.uniform(-200, 200, 30).astype(np.float32)), hidden=True),
+        Case("a transposed view, shape (7, 4)", with_parameter(lambda rng: 3 * rng.standard_normal((4, 7)).T), hidden=True),
     )
 
 
@@ -58,10 +73,18 @@ def naive_sigmoid(x):
 
 
 def softmax_backward_cases():
-    def draw(shape, scale=1.0):
+    """``(dout, s, x)``: the student's ``softmax_backward(dout, s)`` gets ``dout`` and ``s = softmax(x)``
+    (nnlib's, so that a wrong softmax never costs the backward its points); the logits ``x`` let the
+    check differentiate the student's own softmax and build nnlib's cache."""
+
+    def draw(shape, scale=1.0, dtype=np.float64, dout_dtype=None, axes=None):
         def inputs(rng):
-            s = ref.softmax(scale * rng.standard_normal(shape))
-            return rng.standard_normal(shape), s  # (dout, s)
+            x = scale * rng.standard_normal(shape)
+            dout = rng.standard_normal(shape)
+            if axes is not None:  # the same values, stored with permuted axes
+                x, dout = permuted(x, axes), permuted(dout, axes)
+            x = x.astype(dtype, copy=False)
+            return dout.astype(dout_dtype or dtype, copy=False), ref.softmax(x), x
 
         return inputs
 
@@ -69,11 +92,38 @@ def softmax_backward_cases():
         Case("a batch of 4 rows of 5 classes", draw((4, 5))),
         Case("a batch of one, 3 classes", draw((1, 3))),
         Case("peaked probabilities (logits scaled by 10)", draw((6, 4), scale=10.0)),
+        Case("a batch of sequences, shape (2, 3, 4): the classes are the last axis", draw((2, 3, 4))),
+        Case("float32 dout and s, shape (3, 4)", draw((3, 4), dtype=np.float32)),
+        Case("float32 s with a float64 dout (as from a float64 loss), shape (3, 4)",
+             draw((3, 4), dtype=np.float32, dout_dtype=np.float64)),
+        Case("dout and s stored with permuted axes (not contiguous), shape (2, 3, 4)", draw((3, 2, 4), axes=(1, 0, 2))),
         Case("a batch of 16 rows of 10 classes", draw((16, 10)), hidden=True),
         Case("two classes", draw((8, 2)), hidden=True),
-        Case("a batch of sequences, shape (2, 3, 4): the classes are the last axis", draw((2, 3, 4))),
         Case("a batch of sequences, shape (3, 2, 6)", draw((3, 2, 6)), hidden=True),
+        Case("float32 s with a float64 dout, shape (5, 6)", draw((5, 6), dtype=np.float32, dout_dtype=np.float64), hidden=True),
+        Case("permuted axes, shape (2, 4, 3)", draw((4, 2, 3), axes=(1, 0, 2)), hidden=True),
     )
+
+
+def softmax_backward_reference(dout, s, x):
+    """nnlib's layer pair: ``softmax_backward(dout, cache)`` with the cache of ``softmax_forward(x)``."""
+    return ref.softmax_backward(dout, ref.softmax_forward(x)[1])
+
+
+def softmax_backward_solution(dout, s):
+    """nnlib's answer in the student's signature: ``softmax(log s) = s``, so ``log s`` are logits of ``s``."""
+    with np.errstate(divide="ignore"):
+        return ref.softmax_backward(dout, ref.softmax_forward(np.log(s))[1])
+
+
+def run_softmax_backward(backward, forward, dout, s, x):
+    """The student's ``softmax_backward(dout, s)``; the logits ``x`` are only the check's."""
+    return backward(dout, s)
+
+
+def softmax_backward_numerical(forward, dout, s, x):
+    """``dx`` by central differences of the student's own softmax at the logits ``x``."""
+    return numerical_gradient_array(forward, x, dout)
 
 
 def softmax_cases():
@@ -84,12 +134,28 @@ def softmax_cases():
         Case("a row of equal logits", lambda rng: (np.full((1, 5), 3.0),)),
         Case("a batch of one, shape (1, 7)", lambda rng: (rng.standard_normal((1, 7)),)),
         Case("float32 logits of shape (3, 4)", lambda rng: (rng.standard_normal((3, 4)).astype(np.float32),)),
+        Case("logits of shape (2, 3, 5), rows offset by up to 1000: softmax runs over the last axis",
+             lambda rng: (rng.standard_normal((2, 3, 5)) + rng.uniform(-1000, 1000, (2, 3, 1)),)),
+        Case("a single class, shape (3, 1): every probability is 1", lambda rng: (rng.standard_normal((3, 1)),)),
+        Case("logits stored with permuted axes (not contiguous), shape (2, 3, 4), rows offset by up to 1000",
+             lambda rng: (permuted(rng.standard_normal((3, 2, 4)) + rng.uniform(-1000, 1000, (3, 2, 1)), (1, 0, 2)),)),
         Case("a single class, shape (5, 1)", lambda rng: (rng.standard_normal((5, 1)),), hidden=True),
         Case("logits shifted by 1e4, shape (8, 10)", lambda rng: (1e4 + rng.standard_normal((8, 10)),), hidden=True),
-        Case("logits of shape (2, 3, 5): softmax runs over the last axis", lambda rng: (rng.standard_normal((2, 3, 5)),)),
         Case("a batch of sequences of shape (3, 2, 4), rows offset by -1000, 0 and +1000",
              lambda rng: (rng.standard_normal((3, 2, 4)) + np.array([-1000.0, 0.0, 1000.0])[:, None, None],), hidden=True),
+        Case("logits stored with permuted axes, shape (3, 2, 5), rows offset by up to 1000",
+             lambda rng: (permuted(rng.standard_normal((2, 3, 5)) + rng.uniform(-1000, 1000, (2, 3, 1)), (1, 0, 2)),), hidden=True),
     )
+
+
+def softmax_zeros_loop(dout, s):
+    """A row loop that fills ``np.zeros(shape)``: float64 whatever the inputs."""
+    dx = np.zeros(s.shape)
+    rows, d = s.reshape(-1, s.shape[-1]), dout.reshape(-1, s.shape[-1])
+    flat = dx.reshape(-1, s.shape[-1])
+    for i in range(len(rows)):
+        flat[i] = rows[i] * (d[i] - d[i] @ rows[i])
+    return dx
 
 
 EXERCISES = (
@@ -98,6 +164,9 @@ EXERCISES = (
         ref.sigmoid,
         elementwise_cases(),
         mistakes=(
+            Mistake("x is clipped to [-500, 500], which keeps exp(-x) finite in float64 only: float32 overflows above "
+                    "exp(88); compute both branches from exp(-|x|), which is at most 1 in any dtype",
+                    lambda x: naive_sigmoid(np.clip(x, -500, 500))),
             Mistake("1 / (1 + exp(-x)) overflows in exp(-x) for x = -1000 (and np.where evaluates both of its branches, so hiding it in "
                     "one branch does not help): compute both branches from exp(-|x|)", naive_sigmoid),
             Mistake("the sign of the exponent is flipped: sigmoid is 1 / (1 + exp(-x))", lambda x: 1 / (1 + np.exp(x))),
@@ -232,28 +301,39 @@ EXERCISES = (
     ),
     Exercise(
         "softmax_backward",
-        ref.softmax_backward,
+        softmax_backward_reference,
         softmax_backward_cases(),
         forward="softmax",
-        arg_names=("dout", "s"),
-        # s = softmax(log s), so the student's softmax is differentiated at x = log s.
-        numerical=lambda forward, dout, s: numerical_gradient_array(forward, np.log(s), dout),
+        run=run_softmax_backward,
+        solution=softmax_backward_solution,
+        arg_names=("dout", "s", "x"),
+        numerical=softmax_backward_numerical,
         mistakes=(
+            Mistake("dout is float64 and s float32, so numpy computes in float64: return dx in the dtype of s "
+                    "(the forward's dtype), e.g. with .astype(s.dtype)",
+                    lambda dout, s: s * (dout - np.sum(dout * s, axis=-1, keepdims=True))),
+            Mistake("np.zeros(shape) is float64 whatever the inputs: create dx in the dtype of s (np.zeros_like(s)), "
+                    "or compute it without a loop", softmax_zeros_loop),
             Mistake("only the diagonal of the Jacobian is used (s * dout): every output depends on every input",
-                    lambda dout, s: s * dout),
+                    lambda dout, s: (s * dout).astype(s.dtype)),
             Mistake("s * (1 - s) * dout treats softmax as an elementwise sigmoid: the off-diagonal terms -s_i s_j are missing",
-                    lambda dout, s: s * (1 - s) * dout),
+                    lambda dout, s: (s * (1 - s) * dout).astype(s.dtype)),
             Mistake("the sum of dout * s runs over the wrong axis (the batch, axis 0)",
-                    lambda dout, s: s * (dout - np.sum(dout * s, axis=0, keepdims=True))),
-            Mistake("dout - s * sum(dout) is the backward pass of log-softmax", lambda dout, s: dout - s * np.sum(dout, axis=-1, keepdims=True)),
+                    lambda dout, s: (s * (dout - np.sum(dout * s, axis=0, keepdims=True))).astype(s.dtype)),
+            Mistake("dout - s * sum(dout) is the backward pass of log-softmax",
+                    lambda dout, s: (dout - s * np.sum(dout, axis=-1, keepdims=True)).astype(s.dtype)),
             Mistake("axis=1 is the last axis only for 2-D arrays: sum dout * s over the classes, axis=-1",
-                    lambda dout, s: s * (dout - np.sum(dout * s, axis=1, keepdims=True))),
+                    lambda dout, s: (s * (dout - np.sum(dout * s, axis=1, keepdims=True))).astype(s.dtype)),
         ),
     ),
 )
 
-#: The nnlib functions this chapter asks students to write themselves.
-FORBIDDEN = tuple(getattr(ref, e.name) for e in EXERCISES)
+#: Every public function of nnlib.activations: the chapter's answers, and what would give them away
+#: (``np.exp(ref.log_softmax(x))`` is softmax, ``ref.elementwise_forward(x, "relu")[0]`` is relu).
+FORBIDDEN = tuple(
+    f for name, f in sorted(vars(ref).items())
+    if callable(f) and getattr(f, "__module__", None) == ref.__name__ and not name.startswith("_")
+)
 
 CATALOGUE = Catalogue("01_activations", EXERCISES, forbidden=FORBIDDEN)
 check, grade = CATALOGUE.bind()
