@@ -10,11 +10,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import re  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from test_notebook_structure import CHAPTERS, graded_cells, nbgrader, notebook  # noqa: E402
+from test_notebook_structure import CHAPTERS, SOLUTION_REGION, cell_with_id, nbgrader, notebook  # noqa: E402
 
+from autograder.checks import Catalogue  # noqa: E402
+from autograder.exercises import losses as catalogue  # noqa: E402
 from nnlib import losses as ref  # noqa: E402
 from nnlib.viz import losses as viz  # noqa: E402
 
@@ -32,10 +36,249 @@ def close_figures():
 # -- the notebook: what is specific to this chapter (the rest: tests/test_notebook_structure.py) --------
 
 
-def test_the_intro_counts_points_and_graded_exercises():
+def graded_code_cells(nb):
+    return [c for c in nb.cells if nbgrader(c).get("grade") and c.cell_type == "code"]
+
+
+def written_answer_cells(nb):
+    return [c for c in nb.cells if nbgrader(c).get("grade") and c.cell_type == "markdown"]
+
+
+def statement_cells(nb):
+    return {name: cell_with_id(nb, f"{name}_description") for name in catalogue.CATALOGUE.exercises}
+
+
+def test_the_intro_counts_points_graded_exercises_and_the_written_question():
     nb = notebook(CHAPTER)
-    points = [nbgrader(c)["points"] for c in graded_cells(nb)]
-    assert f"({sum(points)} points, {len(points)} graded exercises)" in nb.cells[0].source
+    code_points = [nbgrader(c)["points"] for c in graded_code_cells(nb)]
+    written = [nbgrader(c)["points"] for c in written_answer_cells(nb)]
+    total = sum(code_points) + sum(written)
+    expected = (f"({total} points: {len(code_points)} graded exercises for {sum(code_points)} points, "
+                f"and a written question for {sum(written)})")
+    assert expected in nb.cells[0].source
+
+
+def test_graded_cells_let_run_all_continue():
+    for cell in graded_code_cells(notebook(CHAPTER)):
+        assert "raises-exception" in cell.metadata.get("tags", []), nbgrader(cell)["grade_id"]
+
+
+def test_the_written_question_is_graded_by_hand_with_a_rubric():
+    nb = notebook(CHAPTER)
+    (answer,) = written_answer_cells(nb)
+    meta = nbgrader(answer)
+    assert meta == {"grade": True, "solution": True, "task": False, "locked": False, "points": 3,
+                    "grade_id": "written_cross_entropy", "schema_version": 3}
+    source = answer.source
+    assert source.startswith("### BEGIN SOLUTION\n") and source.rstrip().endswith("### END SOLUTION")
+    assert "**Rubric (3 points):**" in source
+    question = nb.cells[nb.cells.index(answer) - 1]
+    assert question.cell_type == "markdown" and nbgrader(question)["locked"] and "(3 points)" in question.source
+    # the point of the question: the gradient, not where the minimum is (the old text had it wrong)
+    assert "minimised by the class probability" in source or "minimised at the class probability" in source
+
+
+def test_every_experiment_is_preceded_by_a_prediction():
+    nb = notebook(CHAPTER)
+    experiments = 0
+    for i, cell in enumerate(nb.cells):
+        meta = nbgrader(cell)
+        if cell.cell_type != "code" or meta or re.match(r"(#[^\n]*\n)*check\(", cell.source):
+            continue  # setup, solutions, graded and check cells
+        experiments += 1
+        before = nb.cells[i - 1]
+        assert before.cell_type == "markdown" and before.source.startswith("**Predict.**"), cell.source[:60]
+    assert experiments >= 8
+
+
+def test_statements_ask_for_the_derivation_with_progressive_hints_and_no_code():
+    nb = notebook(CHAPTER)
+    for name, cell in statement_cells(nb).items():
+        text = cell.source
+        hints = re.findall(r"<details><summary>Hint (\d)</summary>(.*?)</details>", text, re.S)
+        assert [int(h) for h, _ in hints] == list(range(1, len(hints) + 1)) and len(hints) >= 2, name
+        assert "```" not in text and "np.clip(prob" not in text, name  # hints never give the code
+        # a student who copies from the statement cannot pass: no line of the solution appears in it
+        solution = SOLUTION_REGION.search(cell_with_id(nb, f"{name}_solution").source).group(0)
+        for line in solution.splitlines()[1:-1]:
+            code = line.strip()
+            if len(code) > 12 and not code.startswith("#"):
+                assert code not in text, f"{name}: the statement gives the solution's line {code!r}"
+
+
+def test_the_derivatives_are_asked_for_not_given():
+    statements = statement_cells(notebook(CHAPTER))
+    given = {
+        "mse": [r"\frac{2}{n}"],
+        "binary_cross_entropy": [r"\frac{p_i - y_i}{p_i (1 - p_i)}", "(p - t) / (p (1 - p))"],
+        "mse_on_sigmoid": [r"\frac{2}{n} (p_i - y_i) \cdot p_i (1 - p_i)"],
+        "binary_cross_entropy_with_logits": [r"(\sigma(z) - y) / n", r"\max(z, 0) - z y + \log"],
+        "log_sum_exp": [r"m + \log \sum"],
+        "softmax_cross_entropy": [r"\mathrm{softmax}(Z) - \mathrm{onehot}(y)", "np.arange(N), y]"],
+    }
+    for name, formulas in given.items():
+        text = statements[name].source.split("<details>")[0]  # the statement, hints aside
+        for formula in formulas:
+            assert formula not in text, f"{name}'s statement hands over {formula!r}"
+
+
+def test_the_text_errors_of_issue_7_are_corrected():
+    text = "\n".join(c.source for c in notebook(CHAPTER).cells if c.cell_type == "markdown")
+    assert "also works for a batch of 256" not in text
+    assert "one learning rate does not fit both alike" in text
+    assert "left of $z = -2$" not in text and r"left of $z \approx -4$" in text and "$-0.185$ at $z = -2$" in text
+    assert "class probability" in text and "For classification, as section 3 shows, it is not enough" not in text
+    assert "np.finfo" in text  # the clipping margin exists in the dtype of the array
+
+
+def test_the_statement_clips_in_the_dtype_of_prob():
+    text = statement_cells(notebook(CHAPTER))["binary_cross_entropy"].source
+    assert "machine epsilon of prob's" in text and "`eps` is an argument" in text
+
+
+# -- the catalogue: what each new case is there for ------------------------------------------------
+
+
+def unguarded():
+    return Catalogue("02_losses", catalogue.CATALOGUE.exercises.values())
+
+
+def first_failure(name, function, hidden=False, seed=0):
+    report = unguarded().evaluate(name, function, function if catalogue.CATALOGUE[name].forward else None,
+                                  seed=seed, hidden=hidden)
+    return report
+
+
+def test_the_float64_clipping_once_taught_fails_on_a_visible_float32_case():
+    """The old statement's np.clip(prob, eps, 1 - eps) passes every float64 case and fails in float32."""
+    report = first_failure("binary_cross_entropy", catalogue.bce_float64_eps)
+    assert report.status == "failed"
+    assert report.message.startswith("On float32 probabilities of exactly 0 and 1")
+    hidden = first_failure("binary_cross_entropy", catalogue.bce_float64_eps, hidden=True)
+    assert hidden.status == "failed" and "float32" in hidden.message
+
+
+def test_a_layout_dependent_answer_fails_only_on_the_transposed_view():
+    def memory_order(logits, y):
+        loss, dlogits = ref.softmax_cross_entropy(logits, y)
+        # builds the gradient by filling memory in order: wrong as soon as logits are Fortran-ordered
+        out = np.empty_like(logits)
+        out.ravel(order="K")[:] = dlogits.ravel(order="C")
+        return loss, out
+
+    report = first_failure("softmax_cross_entropy", memory_order)
+    assert report.status == "failed" and report.message.startswith("On logits as a transposed view"), report.message
+
+
+WRONG_ANSWERS = [(e.name, m.implementation) for e in catalogue.EXERCISES for m in e.mistakes]
+
+
+@pytest.mark.parametrize("name, wrong", WRONG_ANSWERS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(WRONG_ANSWERS)])
+def test_check_shows_what_grading_will_show(name, wrong):
+    """No wrong answer passes the visible check and fails the hidden cases: every hidden family is visible."""
+    for seed in (0, 1, 2):
+        if first_failure(name, wrong, hidden=True, seed=seed).status == "failed":
+            assert first_failure(name, wrong, seed=seed).status == "failed", seed
+
+
+#: Each hidden case and the visible case of its family (same kind of input, another shape or seed).
+HIDDEN_FAMILIES = {
+    "mse": {
+        "a column of 32 regression targets, shape (32, 1)": "standard normal predictions and targets of shape (4, 5)",
+        "values of magnitude 1000, shape (3, 4)": "values of magnitude 1000, shape (2, 3)",
+        "a perfect prediction (zero loss and gradient), shape (6, 2)":
+            "a perfect prediction (zero loss and gradient), shape (3, 2)",
+        "float32 inputs of shape (2, 3, 4)": "float32 inputs of shape (5, 3)",
+    },
+    "binary_cross_entropy": {
+        "probabilities of shape (30,)": "a batch of one, shape (1,)",
+        "confident probabilities within 1e-3 of 0 and 1, shape (6, 2)":
+            "confident probabilities within 1e-3 of 0 and 1, shape (2, 3)",
+        "soft targets in [0, 1], shape (5, 2)": "soft targets in [0, 1], shape (3, 4)",
+        "probabilities of exactly 0 and 1, again": "probabilities of exactly 0 and 1 (clipping)",
+        "float32 probabilities of exactly 0 and 1, again":
+            "float32 probabilities of exactly 0 and 1 (1 - 1e-12 is 1.0 in float32)",
+        "probabilities of exactly 0 and 1 with eps=1e-6": "probabilities of exactly 0 and 1 with eps=1e-4",
+    },
+    "mse_on_sigmoid": {
+        "logits spread over [-6, 6], shape (40,)": "confidently wrong logits (|z| from 3 to 12, the wrong sign)",
+        "logits of magnitude 1000 and 1e4, again": "logits of magnitude 1000 and 1e4",
+        "soft targets, shape (5, 2)": "soft targets, shape (3, 4)",
+        "float32 logits and targets of shape (2, 3, 2)": "float32 logits and targets of shape (4, 3)",
+    },
+    "binary_cross_entropy_with_logits": {
+        "logits spread over [-30, 30], shape (50,)": "logits spread over [-30, 30], shape (20,)",
+        "logits of magnitude 1000 and 1e4, both signs": "positive logits of magnitude 1000 and 1e4",
+        "soft targets, shape (5, 2)": "soft targets, shape (3, 4)",
+        "float32 logits from 0.1 to 1e4 in magnitude, again": "float32 logits from 0.1 to 1e4 in magnitude, float32 targets",
+    },
+    "log_sum_exp": {
+        "logits shifted by 1e4, shape (8, 10)": "logits shifted by 1e4, shape (2, 5)",
+        "a single class, shape (5, 1)": "a single class, shape (3, 1)",
+        "a 3-D array of shape (2, 3, 4) (the last axis holds the classes)":
+            "a 3-D array of shape (3, 2, 5) (the last axis holds the classes)",
+        "float32 logits of magnitude up to 1000, shape (4, 6)": "float32 logits of shape (3, 4)",
+    },
+    "one_hot": {
+        "50 labels of 10 classes": "6 labels of 4 classes, every class present",
+        "two classes, 7 labels": "two classes, 4 labels",
+        "fewer labels than classes: 3 labels of 8 classes": "fewer labels than classes: 2 labels of 6 classes",
+    },
+    "softmax_cross_entropy": {
+        "16 rows of 10 classes": "8 rows of 3 classes, labels of every class",
+        "logits shifted by 1e4, 6 rows of 4 classes": "logits shifted by 1e4, 4 rows of 3 classes",
+        "logits of magnitude 1e4, 4 rows of 4 classes": "logits of magnitude 1000, shape (6, 4)",
+        "two classes, 7 rows": "two classes, 4 rows",
+        "float32 logits of magnitude 1000, 5 rows of 3 classes": "float32 logits, 6 rows of 5 classes",
+        "logits as a transposed view (Fortran order), 9 rows of 6 classes":
+            "logits as a transposed view (Fortran order), 7 rows of 4 classes",
+    },
+}
+
+
+@pytest.mark.parametrize("exercise", catalogue.EXERCISES, ids=[e.name for e in catalogue.EXERCISES])
+def test_every_hidden_family_has_a_visible_case(exercise):
+    visible = {c.description: c for c in exercise.cases if not c.hidden}
+    hidden = {c.description: c for c in exercise.cases if c.hidden}
+    assert set(HIDDEN_FAMILIES[exercise.name]) == set(hidden)
+    for description, twin in HIDDEN_FAMILIES[exercise.name].items():
+        assert twin in visible, f"{exercise.name}: {description!r} has no visible case {twin!r}"
+        ours, theirs = (c.draw(np.random.default_rng(0)) for c in (hidden[description], visible[twin]))
+        # the same family: the same number of arguments, of the same dtypes
+        assert [getattr(a, "dtype", type(a)) for a in ours] == [getattr(a, "dtype", type(a)) for a in theirs]
+
+
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "mse_on_sigmoid", "binary_cross_entropy_with_logits",
+                                  "mse", "log_sum_exp", "softmax_cross_entropy"])
+def test_float32_is_checked_where_the_dtype_of_the_input_is_promised(name):
+    exercise = catalogue.CATALOGUE[name]
+    for hidden in (False, True):
+        drawn = [c.draw(np.random.default_rng(0)) for c in exercise.cases if c.hidden == hidden]
+        assert any(isinstance(a, np.ndarray) and a.dtype == np.float32 for args in drawn for a in args), (name, hidden)
+
+
+def test_every_argument_of_binary_cross_entropy_is_varied():
+    cases = catalogue.CATALOGUE["binary_cross_entropy"].cases
+    for hidden in (False, True):
+        epsilons = {c.draw(np.random.default_rng(0))[2] for c in cases if c.hidden == hidden
+                    and len(c.draw(np.random.default_rng(0))) == 3}
+        assert epsilons and 1e-12 not in epsilons, hidden
+
+
+# -- the synthesis -----------------------------------------------------------------------------------
+
+
+def test_the_synthesis_reaches_its_validation_threshold_with_nnlibs_loss():
+    nb = notebook(CHAPTER)
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("digits = load_digits()")]
+    namespace = {"softmax_cross_entropy": ref.softmax_cross_entropy}
+    exec("import numpy as np\nfrom nnlib.data import load_digits\nfrom nnlib.viz import losses as viz", namespace)  # noqa: S102
+    exec(compile(cell.source, "synthesis", "exec"), namespace)  # noqa: S102 - our own notebook's cell
+    history, threshold = namespace["history"], namespace["threshold"]
+    assert threshold == 0.80 and "more than 80% validation accuracy" in nb.cells[nb.cells.index(cell) - 2].source
+    assert history["train_loss"][0] == pytest.approx(np.log(10), rel=1e-6)  # zero weights: log K exactly
+    assert history["val_acc"][-1] > threshold
+    assert len(history["val_loss"]) == len(history["train_loss"]) == namespace["steps"] + 1
 
 
 # -- the plots and the widget -----------------------------------------------------------------------
@@ -102,6 +345,30 @@ def test_comparison_marks_the_point_and_shows_the_vanishing_gradient():
     grad_axis = fig.axes[1]
     assert "-0.0347" in grad_axis.get_title() and "-0.9820" in grad_axis.get_title()
     assert any("vanished" in t.get_text() for t in grad_axis.texts)
+
+
+def test_comparison_does_not_call_a_gradient_of_0_185_vanished():
+    for z, y in ((-2.0, 1), (2.0, 0), (-3.5, 1)):
+        grad_axis = viz.plot_loss_comparison(z, y).axes[1]
+        assert not any("vanished" in t.get_text() for t in grad_axis.texts), (z, y)
+    assert "-0.1850" in viz.plot_loss_comparison(-2.0, 1).axes[1].get_title()
+
+
+def test_training_curves_show_training_beside_validation():
+    history = {"train_loss": [2.3, 1.0], "val_loss": [2.3, 1.1], "train_acc": [0.1, 0.8], "val_acc": [0.1, 0.79]}
+    fig = viz.plot_training_curves(history, threshold=0.8)
+    loss_axis, acc_axis = fig.axes
+    assert [line.get_label() for line in loss_axis.lines] == ["training", "validation"]
+    assert "threshold 80%" in [t.get_text() for t in acc_axis.get_legend().get_texts()]
+
+
+def test_the_synthesis_uses_the_students_loss_or_nnlibs():
+    assert viz.softmax_cross_entropy_or_reference(stub)[0] is ref.softmax_cross_entropy
+
+    def mine(z, y):
+        return ref.softmax_cross_entropy(z, y)
+
+    assert viz.softmax_cross_entropy_or_reference(mine) == (mine, "your softmax_cross_entropy")
 
 
 def test_widget_has_a_logit_slider_and_a_label_toggle_and_draws():

@@ -10,6 +10,13 @@ with the student's loss (then the loss itself is what to fix) or not (then the g
 
 Two exercises have no nnlib counterpart (``log_sum_exp``, ``one_hot``); their references are written
 here, on top of nnlib's.
+
+Every promise a statement makes has a case, and every family of hidden case has a visible one, so
+``check`` never shows full marks where grading will not: float32 wherever the statement promises the
+dtype of the input (then ``target`` shares it), exact probabilities of 0 and 1 in float32 too (where
+``1 - 1e-12`` rounds to 1), a non-default ``eps``, soft targets (the statements allow targets in
+[0, 1]), a transposed (Fortran-ordered) view of the logits. Inputs are always compared exactly before
+and after the call by the check engine.
 """
 
 import numpy as np
@@ -107,27 +114,49 @@ def binary_targets(rng, shape):
     return rng.integers(0, 2, shape).astype(np.float64)
 
 
-def probabilities(shape, low=0.02, high=0.98):
-    return lambda rng: (rng.uniform(low, high, shape), binary_targets(rng, shape))
+def probabilities(shape, low=0.02, high=0.98, dtype=np.float64):
+    return lambda rng: tuple(a.astype(dtype) for a in (rng.uniform(low, high, shape), binary_targets(rng, shape)))
 
 
-def probabilities_at_0_and_1(rng):
-    """Every combination of p in {0, 1} and t in {0, 1}, among ordinary probabilities."""
-    prob = np.concatenate([[0.0, 0.0, 1.0, 1.0], rng.uniform(0.02, 0.98, 8)])
-    target = np.concatenate([[0.0, 1.0, 0.0, 1.0], binary_targets(rng, 8)])
-    return prob, target
+def probabilities_at_0_and_1(dtype=np.float64, eps=None, extra=8):
+    """Every combination of p in {0, 1} and t in {0, 1}, among ``extra`` ordinary probabilities.
+
+    In float32, ``1 - 1e-12`` rounds to 1: clipping with the float64 eps leaves p = 1 at 1. With
+    ``eps`` given, it is passed as the third argument (the default is 1e-12).
+    """
+
+    def draw(rng):
+        prob = np.concatenate([[0.0, 0.0, 1.0, 1.0], rng.uniform(0.02, 0.98, extra)]).astype(dtype)
+        target = np.concatenate([[0.0, 1.0, 0.0, 1.0], binary_targets(rng, extra)]).astype(dtype)
+        order = rng.permutation(len(prob))
+        return (prob[order], target[order]) + (() if eps is None else (eps,))
+
+    return draw
+
+
+def confident_probabilities(shape):
+    """Probabilities within 1e-4 to 1e-3 of their label: right, and confident."""
+    return lambda rng: (lambda t: (np.abs(t - rng.uniform(1e-4, 1e-3, t.shape)), t))(binary_targets(rng, shape))
 
 
 def soft_targets(shape):
     return lambda rng: (rng.uniform(0.02, 0.98, shape), rng.uniform(0, 1, shape))
 
 
-def logits_and_targets(shape, scale=1.0):
-    return lambda rng: (scale * rng.standard_normal(shape), binary_targets(rng, shape))
+def logits_and_targets(shape, scale=1.0, dtype=np.float64):
+    return lambda rng: tuple(a.astype(dtype) for a in (scale * rng.standard_normal(shape), binary_targets(rng, shape)))
 
 
 def logits_and_soft_targets(shape, scale=1.0):
     return lambda rng: (scale * rng.standard_normal(shape), rng.uniform(0, 1, shape))
+
+
+def float32_logits_of_every_magnitude(rng):
+    """float32 logits from 0.1 to 1e4 in magnitude, both signs, with targets 0 and 1 (float32 too)."""
+    z = np.concatenate([[1000.0, -1000.0, 1e4, -1e4], rng.uniform(-8, 8, 8)])
+    t = np.concatenate([[0.0, 1.0, 1.0, 0.0], binary_targets(rng, 8)])
+    order = rng.permutation(len(z))
+    return z[order].astype(np.float32), t[order].astype(np.float32)
 
 
 def large_logits_and_targets(sign=None):
@@ -157,9 +186,16 @@ def every_label(n, k):
     return labels
 
 
-def classes(n, k, scale=1.0, shift=0.0, labels=None):
+def classes(n, k, scale=1.0, shift=0.0, labels=None, dtype=np.float64, transposed=False):
+    """Logits of shape (n, k) and labels; ``transposed``: the logits are a Fortran-ordered view
+    (``(k, n)`` drawn, then ``.T``), as ``(w @ x.T).T`` gives them in a network."""
     labels = labels or every_label(n, k)
-    return lambda rng: (shift + scale * rng.standard_normal((n, k)), labels(rng))
+
+    def draw(rng):
+        z = (shift + scale * rng.standard_normal((k, n) if transposed else (n, k))).astype(dtype)
+        return (z.T if transposed else z), labels(rng)
+
+    return draw
 
 
 def square_batch_labels(rng):
@@ -239,6 +275,36 @@ def bce_grad(q, t):
     return (q - t) / (q * (1 - q))
 
 
+def dtype_margin(p, eps):
+    """The statement's margin: eps, or the machine epsilon of p's dtype if that is larger."""
+    return max(eps, float(np.finfo(p.dtype).eps))
+
+
+def bce_in_dtype(p, t, eps, grad_formula=bce_grad):
+    """The right clipping (the margin of ``dtype_margin``), with ``grad_formula`` for the gradient."""
+    return bce_clipped(p, t, dtype_margin(p, eps), grad_formula)
+
+
+def bce_float64_eps(p, t, eps=1e-12):
+    """The clipping once taught: np.clip(p, eps, 1 - eps). In float32, 1 - 1e-12 is 1.0: p = 1 stays 1."""
+    return bce_clipped(p, t, eps, bce_grad)
+
+
+def bce_nextafter(p, t, eps=1e-12):
+    """Lower bound eps as given, upper bound the float just below 1 in p's dtype (nnlib's former rule)."""
+    high = np.nextafter(p.dtype.type(1), p.dtype.type(0)) if p.dtype.type(1 - eps) >= 1 else p.dtype.type(1 - eps)
+    q = np.clip(p, p.dtype.type(eps), high)
+    loss = -float(np.mean(t * np.log(q) + (1 - t) * np.log(1 - q)))
+    return loss, bce_grad(q, t) / p.size
+
+
+def bce_selected_by_label(p, t, eps=1e-12):
+    """-log p where the label is 1, -log(1 - p) elsewhere: right for labels 0 and 1, not for soft targets."""
+    q = np.clip(p, dtype_margin(p, eps), 1 - dtype_margin(p, eps))
+    loss = -float(np.mean(np.log(np.where(t == 1, q, 1 - q))))
+    return loss, np.where(t == 1, -1 / q, 1 / (1 - q)) / p.size
+
+
 def bce_logits_stable_loss(z, t):
     return float(np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))))
 
@@ -246,6 +312,19 @@ def bce_logits_stable_loss(z, t):
 def bce_logits_with_gradient(gradient):
     """The right loss, and ``gradient(s, t) / N`` with ``s = sigmoid(z)`` as the gradient."""
     return lambda z, t: (bce_logits_stable_loss(z, t), gradient(act.sigmoid(z), t) / z.size)
+
+
+def bce_logits_targets_as_float64(z, t):
+    """Right values, but the targets converted to float64 first: float32 logits get a float64 gradient."""
+    t = np.asarray(t, dtype=np.float64)
+    return bce_logits_stable_loss(z, t), (act.sigmoid(z) - t) / z.size
+
+
+def bce_logits_selected_by_label(z, t):
+    """softplus(-z) where the label is 1, softplus(z) elsewhere: wrong for soft targets."""
+    softplus = np.log1p(np.exp(-np.abs(z)))
+    loss = float(np.mean(np.where(t == 1, np.maximum(-z, 0) + softplus, np.maximum(z, 0) + softplus)))
+    return loss, (act.sigmoid(z) - (t == 1)) / z.size
 
 
 def bce_logits_through_sigmoid(z, t):
@@ -261,6 +340,19 @@ def mse_on_sigmoid_with_gradient(gradient):
         return float(np.mean((s - t) ** 2)), gradient(s, t, z) / z.size
 
     return mistake
+
+
+def mse_on_sigmoid_targets_as_float64(z, t):
+    """Right values, but the targets converted to float64 first: float32 logits get a float64 gradient."""
+    t = np.asarray(t, dtype=np.float64)
+    s = act.sigmoid(z)
+    return float(np.mean((s - t) ** 2)), 2 * (s - t) * s * (1 - s) / z.size
+
+
+def softmax_ce_with_float64_one_hot(z, y):
+    """Right values, but ``softmax - one_hot(y)`` with a float64 one-hot: float32 logits give float64."""
+    loss, grad = ref.softmax_cross_entropy(z, y)
+    return loss, grad.astype(np.float64)
 
 
 def wrong_axis_one_hot_gradient(z, y):
@@ -280,6 +372,9 @@ EXERCISES = (
             Case("a batch of one, shape (1, 3)", regression_pair((1, 3))),
             Case("1-D predictions of shape (8,)", regression_pair((8,))),
             Case("float32 inputs of shape (5, 3)", float32_grid_pair((5, 3))),
+            Case("values of magnitude 1000, shape (2, 3)", regression_pair((2, 3), scale=1000.0)),
+            Case("a perfect prediction (zero loss and gradient), shape (3, 2)",
+                 lambda rng: (lambda x: (x, x.copy()))(rng.standard_normal((3, 2)))),
             Case("a column of 32 regression targets, shape (32, 1)", regression_pair((32, 1)), hidden=True),
             Case("values of magnitude 1000, shape (3, 4)", regression_pair((3, 4), scale=1000.0), hidden=True),
             Case("a perfect prediction (zero loss and gradient), shape (6, 2)",
@@ -289,18 +384,21 @@ EXERCISES = (
         outputs=("loss", "dpred"),
         forward="mse",
         numerical=gradient_of_own_loss(),
+        arg_names=("pred", "target"),
         mistakes=(
             Mistake("the squared errors are summed, not averaged: divide the loss and the gradient by pred.size",
                     lambda p, t: (float(np.sum((p - t) ** 2)), 2 * (p - t))),
             Mistake("the loss is divided by the number of rows only: average over all pred.size elements",
                     lambda p, t: (float(np.sum((p - t) ** 2) / len(p)), 2 * (p - t) / len(p))),
-            Mistake("the gradient misses the 1/N of the mean: it is 2 * (pred - target) / pred.size",
+            Mistake("the gradient misses the 1/n of the mean",
                     lambda p, t: (float(np.mean((p - t) ** 2)), 2 * (p - t))),
             Mistake("the factor 2 from differentiating the square is missing from the gradient",
                     lambda p, t: (float(np.mean((p - t) ** 2)), (p - t) / p.size)),
-            Mistake("the gradient's sign is flipped: the derivative of (pred - target)**2 with respect to pred is "
-                    "2 * (pred - target)",
+            Mistake("the gradient's sign is flipped: the loss grows when pred moves away from target",
                     lambda p, t: (float(np.mean((p - t) ** 2)), 2 * (t - p) / p.size)),
+            Mistake("n is a numpy integer (np.prod(pred.shape)), and a float32 array divided by a numpy int64 "
+                    "becomes float64: divide by pred.size, a Python int, so that dpred keeps pred's dtype",
+                    lambda p, t: (float(np.mean((p - t) ** 2)), 2 * (p - t) / np.prod(p.shape))),
         ),
     ),
     Exercise(
@@ -308,33 +406,54 @@ EXERCISES = (
         ref.binary_cross_entropy,
         (
             Case("probabilities in (0, 1) of shape (4, 5), targets 0 and 1", probabilities((4, 5))),
-            Case("probabilities of exactly 0 and 1 (clipping)", probabilities_at_0_and_1),
+            Case("soft targets in [0, 1], shape (3, 4)", soft_targets((3, 4))),
+            Case("probabilities of exactly 0 and 1 (clipping)", probabilities_at_0_and_1()),
+            Case("float32 probabilities of exactly 0 and 1 (1 - 1e-12 is 1.0 in float32)",
+                 probabilities_at_0_and_1(np.float32)),
+            Case("probabilities of exactly 0 and 1 with eps=1e-4", probabilities_at_0_and_1(eps=1e-4)),
             Case("a batch of one, shape (1,)", probabilities((1,))),
+            Case("confident probabilities within 1e-3 of 0 and 1, shape (2, 3)", confident_probabilities((2, 3))),
+            Case("float32 probabilities in (0, 1) of shape (3, 3)", probabilities((3, 3), dtype=np.float32)),
             Case("probabilities of shape (30,)", probabilities((30,)), hidden=True),
-            Case("confident probabilities within 1e-3 of 0 and 1, shape (6, 2)",
-                 lambda rng: (lambda t: (np.abs(t - rng.uniform(1e-4, 1e-3, t.shape)), t))(binary_targets(rng, (6, 2))),
+            Case("confident probabilities within 1e-3 of 0 and 1, shape (6, 2)", confident_probabilities((6, 2)),
                  hidden=True),
-            Case("soft targets in [0, 1], shape (3, 4)", soft_targets((3, 4)), hidden=True),
-            Case("probabilities of exactly 0 and 1, again", probabilities_at_0_and_1, hidden=True),
+            Case("soft targets in [0, 1], shape (5, 2)", soft_targets((5, 2)), hidden=True),
+            Case("probabilities of exactly 0 and 1, again", probabilities_at_0_and_1(extra=12), hidden=True),
+            Case("float32 probabilities of exactly 0 and 1, again", probabilities_at_0_and_1(np.float32, extra=4),
+                 hidden=True),
+            Case("probabilities of exactly 0 and 1 with eps=1e-6", probabilities_at_0_and_1(eps=1e-6), hidden=True),
         ),
         outputs=("loss", "dprob"),
         forward="binary_cross_entropy",
         numerical=gradient_of_own_loss(defined=inside_unit_interval),
+        arg_names=("prob", "target", "eps"),
         mistakes=(
-            Mistake("p is clipped with eps = 1e-7: this chapter uses eps = 1e-12 (the default argument)",
-                    lambda p, t: bce_clipped(p, t, 1e-7, bce_grad)),
-            Mistake("p - t is the gradient with respect to the logit z; with respect to the probability p it is "
-                    "(p - t) / (p (1 - p)), over N",
-                    lambda p, t: bce_clipped(p, t, 1e-12, lambda q, t: q - t)),
-            Mistake("the gradient's sign is flipped: dJ/dp = -t/p + (1 - t)/(1 - p), over N",
-                    lambda p, t: bce_clipped(p, t, 1e-12, lambda q, t: -bce_grad(q, t))),
-            Mistake("the gradient misses the 1/N of the mean",
-                    rescaled(lambda p, t: bce_clipped(p, t, 1e-12, bce_grad), grad_factor=size)),
+            Mistake("p is clipped at 1e-7 instead of at eps (the argument, 1e-12 by default)",
+                    lambda p, t, eps=1e-12: bce_in_dtype(p, t, 1e-7)),
+            Mistake("p - t is the gradient with respect to the logit z; with respect to the probability p the "
+                    "derivative of log p and log(1 - p) gives more",
+                    lambda p, t, eps=1e-12: bce_in_dtype(p, t, eps, lambda q, t: q - t)),
+            Mistake("the gradient's sign is flipped: raising p where t = 1 must lower the loss",
+                    lambda p, t, eps=1e-12: bce_in_dtype(p, t, eps, lambda q, t: -bce_grad(q, t))),
+            Mistake("the gradient misses the 1/n of the mean",
+                    rescaled(lambda p, t, eps=1e-12: bce_in_dtype(p, t, eps), grad_factor=lambda p, *rest: p.size)),
             Mistake("the minus sign in front of the mean is missing: cross-entropy is positive",
-                    rescaled(lambda p, t: bce_clipped(p, t, 1e-12, bce_grad), minus_one, minus_one)),
-            Mistake("p is not clipped (or only inside the logs): clip p to [eps, 1 - eps] first and use the clipped p "
-                    "in the loss and in the gradient",
-                    bce_unclipped),
+                    rescaled(lambda p, t, eps=1e-12: bce_in_dtype(p, t, eps), minus_one, minus_one)),
+            Mistake("p is not clipped (or only inside the logs): clip p first and use the clipped p in the loss and "
+                    "in the gradient",
+                    lambda p, t, eps=1e-12: bce_unclipped(p, t)),
+            Mistake("p is clipped to [eps, 1 - eps] with eps = 1e-12 in float32, where 1 - 1e-12 rounds to 1.0, so "
+                    "p = 1 stays 1 and log(1 - p) is log 0: the margin must be at least the machine epsilon of "
+                    "prob's dtype, np.finfo(prob.dtype).eps",
+                    bce_float64_eps),
+            Mistake("the eps argument is ignored (1e-12 is written in the formula): clip with the eps passed in",
+                    lambda p, t, eps=1e-12: bce_in_dtype(p, t, 1e-12)),
+            Mistake("the upper bound was moved below 1 but the lower one was not: one margin, max(eps, machine "
+                    "epsilon), on both sides",
+                    bce_nextafter),
+            Mistake("the loss takes -log p where the label is 1 and -log(1 - p) elsewhere: for a soft target "
+                    "between 0 and 1 both terms count, weighted by t and 1 - t",
+                    bce_selected_by_label),
         ),
     ),
     Exercise(
@@ -342,24 +461,33 @@ EXERCISES = (
         ref.mse_on_sigmoid,
         (
             Case("standard normal logits of shape (4, 5), targets 0 and 1", logits_and_targets((4, 5))),
+            Case("soft targets, shape (3, 4)", logits_and_soft_targets((3, 4))),
             Case("confidently wrong logits (|z| from 3 to 12, the wrong sign)", confidently_wrong),
+            Case("logits of magnitude 1000 and 1e4", large_logits_and_targets()),
+            Case("float32 logits and targets of shape (4, 3)", logits_and_targets((4, 3), scale=3.0, dtype=np.float32)),
             Case("a batch of one, shape (1,)", logits_and_targets((1,))),
             Case("logits spread over [-6, 6], shape (40,)", logits_and_targets((40,), scale=3.0), hidden=True),
-            Case("logits of magnitude 1000 and 1e4", large_logits_and_targets(), hidden=True),
-            Case("soft targets, shape (3, 4)", logits_and_soft_targets((3, 4)), hidden=True),
+            Case("logits of magnitude 1000 and 1e4, again", large_logits_and_targets(), hidden=True),
+            Case("soft targets, shape (5, 2)", logits_and_soft_targets((5, 2)), hidden=True),
+            Case("float32 logits and targets of shape (2, 3, 2)",
+                 logits_and_targets((2, 3, 2), scale=3.0, dtype=np.float32), hidden=True),
         ),
         outputs=("loss", "dlogits"),
         forward="mse_on_sigmoid",
         numerical=gradient_of_own_loss(),
+        arg_names=("logits", "target"),
         mistakes=(
-            Mistake("the chain rule stops at the prediction: multiply by the sigmoid's derivative s * (1 - s)",
+            Mistake("the chain rule stops at the prediction: multiply by the sigmoid's derivative at z",
                     mse_on_sigmoid_with_gradient(lambda s, t, z: 2 * (s - t))),
-            Mistake("the sigmoid's derivative is s * (1 - s) with s = sigmoid(z), not z * (1 - z)",
+            Mistake("the sigmoid's derivative is s (1 - s) with s = sigmoid(z), not z (1 - z)",
                     mse_on_sigmoid_with_gradient(lambda s, t, z: 2 * (s - t) * z * (1 - z))),
-            Mistake("(s - t) / N is the gradient of cross-entropy, not of the squared error: 2 (s - t) s (1 - s) / N",
+            Mistake("(s - t) / n is the gradient of cross-entropy, not of the squared error",
                     mse_on_sigmoid_with_gradient(lambda s, t, z: s - t)),
-            Mistake("the gradient misses the 1/N of the mean",
+            Mistake("the gradient misses the 1/n of the mean",
                     mse_on_sigmoid_with_gradient(lambda s, t, z: 2 * (s - t) * s * (1 - s) * z.size)),
+            Mistake("the targets are converted to float64, which makes the gradient float64 for float32 logits: "
+                    "dlogits keeps the dtype of logits",
+                    mse_on_sigmoid_targets_as_float64),
         ),
     ),
     Exercise(
@@ -367,27 +495,38 @@ EXERCISES = (
         ref.binary_cross_entropy_with_logits,
         (
             Case("standard normal logits of shape (4, 5), targets 0 and 1", logits_and_targets((4, 5))),
+            Case("soft targets, shape (3, 4)", logits_and_soft_targets((3, 4), scale=3.0)),
             Case("positive logits of magnitude 1000 and 1e4", large_logits_and_targets(+1)),
             Case("negative logits of magnitude 1000 and 1e4", large_logits_and_targets(-1)),
+            Case("float32 logits from 0.1 to 1e4 in magnitude, float32 targets", float32_logits_of_every_magnitude),
             Case("a batch of one, shape (1,)", logits_and_targets((1,))),
+            Case("logits spread over [-30, 30], shape (20,)", logits_and_targets((20,), scale=10.0)),
             Case("logits spread over [-30, 30], shape (50,)", logits_and_targets((50,), scale=10.0), hidden=True),
             Case("logits of magnitude 1000 and 1e4, both signs", large_logits_and_targets(), hidden=True),
-            Case("soft targets, shape (3, 4)", logits_and_soft_targets((3, 4), scale=3.0), hidden=True),
+            Case("soft targets, shape (5, 2)", logits_and_soft_targets((5, 2), scale=3.0), hidden=True),
+            Case("float32 logits from 0.1 to 1e4 in magnitude, again", float32_logits_of_every_magnitude, hidden=True),
         ),
         outputs=("loss", "dlogits"),
         forward="binary_cross_entropy_with_logits",
         numerical=gradient_of_own_loss(),
+        arg_names=("logits", "target"),
         mistakes=(
-            Mistake("the gradient's sign is flipped: dJ/dz = (sigmoid(z) - t) / N",
+            Mistake("the gradient's sign is flipped: raising z where t = 1 must lower the loss",
                     bce_logits_with_gradient(lambda s, t: t - s)),
             Mistake("this is the gradient with respect to the probability p = sigmoid(z); with respect to the logit z "
-                    "the chain rule gives (p - t) / N",
+                    "the chain rule multiplies it by sigmoid'(z), and p (1 - p) cancels",
                     bce_logits_with_gradient(lambda s, t: (s - t) / (s * (1 - s)))),
-            Mistake("the gradient misses the 1/N of the mean",
+            Mistake("the gradient misses the 1/n of the mean",
                     bce_logits_with_gradient(lambda s, t: (s - t) * s.size)),
             Mistake("log(sigmoid(z)) and log(1 - sigmoid(z)) reach log(0), and exp(-z) overflows, for large |z|: "
-                    "use max(z, 0) - z t + log1p(exp(-|z|))",
+                    "rewrite the loss so that exp only ever sees -|z|",
                     bce_logits_through_sigmoid),
+            Mistake("the targets are converted to float64, which makes the gradient float64 for float32 logits: "
+                    "dlogits keeps the dtype of logits",
+                    bce_logits_targets_as_float64),
+            Mistake("the loss takes softplus(-z) where the label is 1 and softplus(z) elsewhere: for a soft target "
+                    "between 0 and 1 both terms count, weighted by t and 1 - t",
+                    bce_logits_selected_by_label),
         ),
     ),
     Exercise(
@@ -399,24 +538,31 @@ EXERCISES = (
             Case("rows far apart: one row near +1000, one near -1000", rows_far_apart),
             Case("a batch of one, shape (1, 7)", logits((1, 7))),
             Case("float32 logits of shape (3, 4)", logits((3, 4), dtype=np.float32)),
+            Case("a single class, shape (3, 1)", logits((3, 1))),
+            Case("a 3-D array of shape (3, 2, 5) (the last axis holds the classes)", logits((3, 2, 5))),
+            Case("logits shifted by 1e4, shape (2, 5)", logits((2, 5), shift=1e4)),
             Case("logits shifted by 1e4, shape (8, 10)", logits((8, 10), shift=1e4), hidden=True),
             Case("a single class, shape (5, 1)", logits((5, 1)), hidden=True),
             Case("a 3-D array of shape (2, 3, 4) (the last axis holds the classes)", logits((2, 3, 4)), hidden=True),
             Case("float32 logits of magnitude up to 1000, shape (4, 6)",
                  lambda rng: (rng.uniform(-1000, 1000, (4, 6)).astype(np.float32),), hidden=True),
         ),
+        arg_names=("x",),
         mistakes=(
-            Mistake("the maximum subtracted inside the exponential must be added back: m + log(sum(exp(x - m)))",
+            Mistake("the maximum subtracted inside the exponential must be added back outside the log",
                     lambda x: np.log(np.sum(np.exp(x - x.max(axis=-1, keepdims=True)), axis=-1))),
             Mistake("the result keeps the reduced axis (keepdims=True): return shape x.shape[:-1], e.g. (N,)",
                     lambda x: log_sum_exp_reference(x)[..., None]),
             Mistake("the sum runs over the batch (axis 0) instead of each row's classes (the last axis)",
                     lambda x: (lambda m: m + np.log(np.sum(np.exp(x - m[None]), axis=0)))(x.max(axis=0))),
+            Mistake("the sum runs over axis 1, which is the last axis only for 2-D input: use axis=-1",
+                    lambda x: (lambda m: np.squeeze(m, 1) + np.log(np.sum(np.exp(x - m), axis=1)))(
+                        x.max(axis=1, keepdims=True))),
             # Both overflow or underflow where they fail; the global maximum comes first, as its result
             # is right on the row that holds that maximum.
             Mistake("one maximum for the whole array: a row far below it underflows to log(0); subtract each row's own maximum",
                     lambda x: x.max() + np.log(np.sum(np.exp(x - x.max()), axis=-1))),
-            Mistake("the logits are not shifted by their maximum, so exp overflows",
+            Mistake("the logits are not shifted, so exp overflows",
                     lambda x: np.log(np.sum(np.exp(x), axis=-1))),
         ),
     ),
@@ -428,14 +574,17 @@ EXERCISES = (
             Case("a batch where the last class is absent: 5 labels in [0, 3) of 4 classes",
                  lambda rng: (every_label(5, 3)(rng), 4)),
             Case("a batch of one, 3 classes", lambda rng: (rng.integers(0, 3, 1), 3)),
+            Case("two classes, 4 labels", lambda rng: (every_label(4, 2)(rng), 2)),
+            Case("fewer labels than classes: 2 labels of 6 classes", lambda rng: (rng.permutation(5)[:2], 6)),
             Case("50 labels of 10 classes", lambda rng: (every_label(50, 10)(rng), 10), hidden=True),
             Case("two classes, 7 labels", lambda rng: (every_label(7, 2)(rng), 2), hidden=True),
             Case("fewer labels than classes: 3 labels of 8 classes", lambda rng: (rng.permutation(7)[:3], 8), hidden=True),
         ),
+        arg_names=("y", "num_classes"),
         mistakes=(
             Mistake("one-hot on the wrong axis: row i must be the one-hot vector of y[i], shape (N, num_classes)",
                     lambda y, k: np.eye(k)[y].T),
-            Mistake("(y[:, None] == np.arange(num_classes)) gives booleans: return float64 numbers (astype(np.float64))",
+            Mistake("(y[:, None] == np.arange(num_classes)) gives booleans: return float64 numbers",
                     lambda y, k: y[:, None] == np.arange(k)),
             Mistake("the number of classes is taken from the labels (y.max() + 1): a class absent from the batch still needs its column",
                     lambda y, k: np.eye(y.max() + 1)[y]),
@@ -449,30 +598,42 @@ EXERCISES = (
             Case("logits of magnitude 1000, shape (6, 4)", classes(6, 4, scale=1000.0)),
             Case("a batch of one, 3 classes", classes(1, 3, labels=lambda rng: rng.integers(0, 3, 1))),
             Case("8 rows of 3 classes, labels of every class", classes(8, 3)),
+            Case("two classes, 4 rows", classes(4, 2)),
+            Case("logits shifted by 1e4, 4 rows of 3 classes", classes(4, 3, shift=1e4)),
+            Case("float32 logits, 6 rows of 5 classes", classes(6, 5, scale=3.0, dtype=np.float32)),
+            Case("logits as a transposed view (Fortran order), 7 rows of 4 classes", classes(7, 4, transposed=True)),
             Case("16 rows of 10 classes", classes(16, 10), hidden=True),
             Case("logits shifted by 1e4, 6 rows of 4 classes", classes(6, 4, shift=1e4), hidden=True),
             Case("logits of magnitude 1e4, 4 rows of 4 classes", classes(4, 4, scale=1e4), hidden=True),
             Case("two classes, 7 rows", classes(7, 2), hidden=True),
+            Case("float32 logits of magnitude 1000, 5 rows of 3 classes",
+                 classes(5, 3, scale=1000.0, dtype=np.float32), hidden=True),
+            Case("logits as a transposed view (Fortran order), 9 rows of 6 classes", classes(9, 6, transposed=True),
+                 hidden=True),
         ),
         outputs=("loss", "dlogits"),
         forward="softmax_cross_entropy",
         numerical=gradient_of_own_loss(),
+        arg_names=("logits", "y"),
         mistakes=(
             Mistake("the loss is summed over the batch instead of averaged: divide the loss and the gradient by N",
                     rescaled(ref.softmax_cross_entropy, batch_size, batch_size)),
             Mistake("the mean runs over all N*K entries of onehot * log-probabilities: average over the N rows only",
                     rescaled(ref.softmax_cross_entropy, lambda z, y: 1 / z.shape[1], lambda z, y: 1 / z.shape[1])),
-            Mistake("the gradient misses the 1/N of the mean: (softmax - onehot) / N",
+            Mistake("the gradient misses the 1/N of the mean",
                     rescaled(ref.softmax_cross_entropy, grad_factor=batch_size)),
-            Mistake("the gradient's sign is flipped: dJ/dz = (softmax - onehot) / N",
+            Mistake("the gradient's sign is flipped: raising the true class's logit must lower the loss",
                     rescaled(ref.softmax_cross_entropy, grad_factor=minus_one)),
             Mistake("one-hot on the wrong axis: row i of onehot must mark column y[i]",
                     wrong_axis_one_hot_gradient),
             Mistake("softmax is normalised over the batch (axis 0) instead of over each row's classes",
                     lambda z, y: softmax_ce_from(shifted_softmax(z, axis=0), y, len(y))),
+            Mistake("one_hot returns float64, so the gradient of float32 logits comes back float64: "
+                    "dlogits keeps the dtype of logits",
+                    softmax_ce_with_float64_one_hot),
             # Last, log(softmax) first: the NaNs of the overflow would match its result (a right gradient).
             Mistake("log(softmax) takes log(0) where a probability underflows: "
-                    "compute log-probabilities as z - log_sum_exp(z)",
+                    "compute the log-probabilities with log_sum_exp instead",
                     lambda z, y: softmax_ce_from(shifted_softmax(z), y, len(y))),
             Mistake("the logits are not shifted by their maximum, so exp overflows",
                     lambda z, y: softmax_ce_from(unshifted_softmax(z), y, len(y))),

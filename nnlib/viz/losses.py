@@ -8,6 +8,8 @@ says whose function each curve shows. Shape letters: N batch, K classes.
   logit ``z`` and label ``y``: the loss and its gradient dJ/dz over z, with the point at ``z`` marked.
 - ``loss_comparison_widget``: the same figure with a slider for ``z`` and a toggle for ``y``.
 - ``plot_initial_loss``: the loss of a K-class linear classifier at initialisation against log K.
+- ``softmax_cross_entropy_or_reference``: the student's loss for the chapter's synthesis, or nnlib's.
+- ``plot_training_curves``: training beside validation loss and accuracy, step by step.
 """
 
 import warnings
@@ -130,7 +132,9 @@ def plot_loss_comparison(z=-4.0, y=1, *, mse_on_sigmoid=None, binary_cross_entro
     # The gradient pulls toward the label: negative for y = 1, positive for y = 0. Show that side.
     ax_grad.set_ylim(*_limits((-1.1, 0.15) if y == 1 else (-0.15, 1.1), mse_grad, bce_grad))
     ax_grad.set_title(f"dJ/dz:  squared error {mse_grad_at[0]:+.4f},  cross-entropy {bce_grad_at[0]:+.4f}", fontsize=10)
-    wrong = (y == 1 and z < -2) or (y == 0 and z > 2)
+    # Saturated: left of z = -4 for y = 1 (right of 4 for y = 0) the squared error's gradient is below
+    # 0.035 in magnitude; at z = -2 it is still -0.185, which is small but has not vanished.
+    wrong = (y == 1 and z <= -4) or (y == 0 and z >= 4)
     if wrong:
         ax_grad.annotate("confidently wrong:\nthe squared error's\ngradient has vanished",
                          xy=(z, mse_grad_at[0]), xytext=(0.78, 0.3) if y == 1 else (0.22, 0.7), textcoords="axes fraction",
@@ -227,4 +231,48 @@ def plot_initial_loss(*, softmax_cross_entropy=None, rng, ks=(2, 3, 5, 10, 20, 5
                  f"(losses computed by {_owner(whose, 'softmax_cross_entropy')})", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def softmax_cross_entropy_or_reference(softmax_cross_entropy):
+    """``(loss_fn, label)``: the student's ``softmax_cross_entropy`` once it works, else nnlib's.
+
+    >>> def stub(logits, y):
+    ...     raise NotImplementedError
+    >>> softmax_cross_entropy_or_reference(stub)[1]
+    "nnlib's softmax_cross_entropy (yours is not written yet)"
+    """
+    probe = (np.zeros((2, 3)), np.array([0, 2]))
+    chosen, whose = student_or_reference(softmax_cross_entropy, ref.softmax_cross_entropy, *probe)
+    return chosen, _owner(whose, "softmax_cross_entropy")
+
+
+def plot_training_curves(history, *, title="", threshold=None, figsize=(9, 3.2)):
+    """Training beside validation: loss (left) and accuracy (right) at every step.
+
+    Parameters
+    ----------
+    history : dict of lists, keys ``"train_loss"``, ``"val_loss"``, ``"train_acc"``, ``"val_acc"``
+    threshold : float or None, a validation accuracy to draw as a dashed line
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=figsize)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.8, wspace=0.25)
+    steps = np.arange(len(history["train_loss"]))
+    ax_loss.plot(steps, history["train_loss"], color="tab:blue", label="training")
+    ax_loss.plot(steps, history["val_loss"], color="tab:orange", label="validation")
+    ax_loss.set_ylabel("loss")
+    ax_acc.plot(steps, history["train_acc"], color="tab:blue", label="training")
+    ax_acc.plot(steps, history["val_acc"], color="tab:orange", label="validation")
+    if threshold is not None:
+        ax_acc.axhline(threshold, color="0.5", linestyle="--", linewidth=1, label=f"threshold {threshold:.0%}")
+    ax_acc.set_ylabel("accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.set_xlabel("gradient descent step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
     return fig
