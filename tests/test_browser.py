@@ -1,10 +1,11 @@
 """A student's session in a real browser: JupyterLab in headless Chromium, driven by Playwright.
 
-On a copy of a released chapter, as a student would: open it, write one exercise in the cell
-editor, Run All, read the check under the exercise, move a widget's slider and see its plot
-redrawn, press Validate. It proves what no kernel-only test can: that Run All carries on past
-the unfinished exercises (graded cells are tagged ``raises-exception``), that the widgets render
-and answer, and that the student-side nbgrader extension works.
+In the student edition (``python -m autograder student-edition``), as a student would: start
+JupyterLab the edition's way, open a released chapter, write one exercise in the cell editor,
+Run All, read the check under the exercise, move a widget's slider and see its plot redrawn,
+press Validate. It proves what no kernel-only test can: that Run All carries on past the
+unfinished exercises (graded cells are tagged ``raises-exception``), that the widgets render and
+answer, that the student-side nbgrader extension works and that its instructor panels are gone.
 
 It needs Debian's ``chromium`` (``.ci/run`` installs it) and the ``playwright`` package; it is
 skipped without them on a contributor's machine, and fails instead of skipping in CI (``CI`` set).
@@ -23,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from autograder import edition, student_cli
+
 CHAPTER = "01_activations"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Without the background-networking flags Chromium keeps trying hosts this closed network refuses.
@@ -60,17 +62,20 @@ def _free_port():
 
 @pytest.fixture
 def lab(tmp_path):
-    """JupyterLab on loopback, serving a student's copy of the released chapter; stopped afterwards."""
+    """The student edition's JupyterLab on loopback, in its ``work/`` folder; stopped afterwards."""
     _require_browser()
-    work = tmp_path / "student"
-    shutil.copytree(ROOT / "chapters" / CHAPTER, work / CHAPTER)
+    out = edition.build(tmp_path / "edition")
+    student_cli.start(out, log=lambda line: None)
+    command, env = student_cli.lab_command(out)
+    env["PYTHONPATH"] = str(out)  # the edition's nnlib and checks, as its own `pip install -e .` would give
+    work = out / "work"
     port, token = _free_port(), "browser-test"
     log = open(tmp_path / "lab.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--LabApp.expose_app_in_browser=True",
-         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=work, stdout=log, stderr=subprocess.STDOUT,
+        command + ["--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+                   f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
+                   "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -140,6 +145,10 @@ def test_a_student_fills_an_exercise_runs_all_moves_a_slider_and_validates(lab):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(lab["url"])
             page.wait_for_function("window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel", timeout=90_000)
+            # The student's JupyterLab: nbgrader's Validate button, none of its instructor panels or menus.
+            assert page.locator(".jp-Toolbar >> text=Validate").count() == 1
+            assert page.locator("div.lm-MenuBar-itemLabel:text-is('Nbgrader')").count() == 0
+            assert page.locator("text=Create Assignment").count() == 0
 
             # Write sigmoid in its cell, through the editor, as typed text.
             cell, index = _cell_containing(page, "def sigmoid(x):")
