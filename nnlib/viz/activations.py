@@ -256,8 +256,9 @@ def plot_vanishing_gradient(sigmoid_derivative=None, tanh_derivative=None, relu_
     """Why deep sigmoid networks stop learning: the chain rule multiplies one derivative per layer.
 
     Left: the three derivatives; sigmoid's never exceeds 0.25. Right, on a log scale, the factor by
-    which the gradient is multiplied after L layers: at best ``0.25**L`` for sigmoid, and typically
-    ``exp(L * E[log f'(z)])`` for pre-activations z ~ N(0, 1); 1 along a path of active ReLUs.
+    which the activation factors alone multiply the gradient after L layers (the weights multiply in
+    as well): at best ``0.25**L`` for sigmoid, and typically ``exp(L * E[log f'(z)])`` for
+    pre-activations z ~ N(0, 1); 1 along a path of active ReLUs.
 
     Returns
     -------
@@ -287,7 +288,7 @@ def plot_vanishing_gradient(sigmoid_derivative=None, tanh_derivative=None, relu_
     sig, sig_who, sig_color = chosen["sigmoid"]
     best = float(np.max(np.asarray(sig(np.linspace(-10, 10, 2001)), dtype=np.float64)))
     right.semilogy(depth, best**depth, "o-", color=sig_color, ms=3.5, lw=2,
-                   label=f"sigmoid, best case: {best:.2f}$^L$")
+                   label=f"sigmoid's factors alone, best case: {best:.2f}$^L$")
     right.semilogy(depth, np.exp(depth * _typical_log_derivative(sig)), "--", color=sig_color, lw=1.5,
                    label="sigmoid, typical z ~ N(0, 1)")
     tanh_f = chosen["tanh"][0]
@@ -297,7 +298,7 @@ def plot_vanishing_gradient(sigmoid_derivative=None, tanh_derivative=None, relu_
                    label="ReLU, a path of active units: 1")
     if max_depth >= 10:
         value = best**10
-        right.annotate(f"10 layers: {best:.2f}$^{{10}}$ = {value:.1e}", (10, value), xytext=(12, 30),
+        right.annotate(f"10 layers: {best:.2f}$^{{10}}$ = {value:.1e}\n(activation factors only)", (10, value), xytext=(12, 30),
                        textcoords="offset points", fontsize=9, arrowprops={"arrowstyle": "->", "color": "0.3"})
     right.set(xlabel="depth L (layers)", ylabel="gradient factor (log scale)",
               title=f"product of L derivatives (sigmoid: {sig_who})")
@@ -407,7 +408,7 @@ def plot_xor(predictors, samples=None, *, figsize=(8, 3.4)):
 
 
 def plot_softmax_jacobian(logits, softmax=None, *, figsize=(8, 3)):
-    """The softmax ``s`` of one row of logits (K,) and its Jacobian ``J[i, j] = ds_i / dx_j = s_i (delta_ij - s_j)``.
+    """The softmax ``s`` of one row of logits (K,) and its Jacobian ``D[i, j] = ds_i / dx_j = s_i (delta_ij - s_j)``.
 
     ``softmax`` is yours (nnlib's is drawn while yours is not written yet).
 
@@ -435,7 +436,7 @@ def plot_softmax_jacobian(logits, softmax=None, *, figsize=(8, 3)):
                 value = jacobian[i, j] if abs(jacobian[i, j]) >= 0.005 else 0.0  # no "-0.00"
                 dark = abs(value) > 0.6 * limit
                 right.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8, color="white" if dark else "black")
-    right.set(title=r"Jacobian $\partial s_i / \partial x_j = s_i(\delta_{ij} - s_j)$", xlabel="input j",
+    right.set(title=r"Jacobian $D_{ij} = \partial s_i / \partial x_j = s_i(\delta_{ij} - s_j)$", xlabel="input j",
               ylabel="output i", xticks=np.arange(k), yticks=np.arange(k))
     fig.colorbar(image, ax=right, shrink=0.9)
     return fig
