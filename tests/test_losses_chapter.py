@@ -394,3 +394,22 @@ def test_initial_loss_plot_draws_the_students_function_or_nnlibs():
     assert "nnlib's softmax_cross_entropy (yours is not written yet)" in fig.axes[0].get_title()
     fig = viz.plot_initial_loss(softmax_cross_entropy=lambda z, y: ref.softmax_cross_entropy(z, y), rng=rng)
     assert "your softmax_cross_entropy" in fig.axes[0].get_title()
+
+
+def test_clipping_in_place_is_caught_by_the_exact_before_after_comparison():
+    def clip_in_place(prob, target, eps=1e-12):
+        e = max(eps, np.finfo(prob.dtype).eps)
+        np.clip(prob, e, 1 - e, out=prob)  # writes into the caller's array
+        return ref.binary_cross_entropy(prob.copy(), target, eps)
+
+    report = first_failure("binary_cross_entropy", clip_in_place)
+    assert report.status == "failed" and "modified its input prob" in report.message, report.message
+
+
+def test_shifting_the_logits_in_place_is_caught():
+    def shift_in_place(logits, y):
+        logits -= logits.max(axis=1, keepdims=True)  # changes the caller's logits
+        return ref.softmax_cross_entropy(logits.copy(), y)
+
+    report = first_failure("softmax_cross_entropy", shift_in_place)
+    assert report.status == "failed" and "modified its input logits" in report.message, report.message

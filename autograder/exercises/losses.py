@@ -239,10 +239,6 @@ def batch_size(z, y):
     return len(y)
 
 
-def size(x, target):
-    return x.size
-
-
 def minus_one(*args):
     return -1
 
