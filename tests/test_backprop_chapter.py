@@ -153,7 +153,7 @@ def _solutions():
         return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
 
     def gradient_descent(loss_fn, params, x, y, lr, num_steps):
-        losses = []
+        params, losses = dict(params), []  # a new dict, even after zero steps
         for _ in range(num_steps):
             loss, grads = loss_fn(params, x, y)
             losses.append(loss)
@@ -197,7 +197,7 @@ def test_a_right_backward_of_a_wrong_forward_blames_the_forward():
         return x @ w, (x, w)
 
     report = CATALOGUE.evaluate("affine_backward", _solutions()["affine_backward"], forward_without_bias)
-    assert report.passed and "your affine_forward disagrees with it" in report.message
+    assert report.passed and "your affine_forward" in report.message and "check affine_forward" in report.message.replace("fix", "check")
 
 
 def test_a_wrong_backward_consistent_with_a_wrong_forward_says_fix_the_forward():
@@ -211,7 +211,99 @@ def test_a_wrong_backward_consistent_with_a_wrong_forward_says_fix_the_forward()
         return dz * x, dz
 
     report = CATALOGUE.evaluate("neuron_backward", half_backward, half_forward)
-    assert report.status == "failed" and "fix neuron_forward first" in report.message
+    assert report.status == "failed" and "fix neuron_forward" in report.message
+
+
+def test_a_shortcut_that_returns_the_given_dict_is_caught():
+    # It passed before: with lr = 0 the values are right, but the caller's dict and the result are one object.
+    def shortcut(params, grads, lr):
+        return params if lr == 0 else {k: params[k] - lr * grads[k] for k in params}
+
+    report = CATALOGUE.evaluate("sgd_update", shortcut)
+    assert report.status == "failed" and "returned the very dict it was given" in report.message, str(report)
+
+
+def test_a_loop_that_returns_the_given_dict_after_zero_steps_is_caught():
+    def loop(loss_fn, params, x, y, lr, num_steps):
+        losses = []
+        for _ in range(num_steps):
+            loss, grads = loss_fn(params, x, y)
+            losses.append(loss)
+            params = {k: params[k] - lr * grads[k] for k in params}
+        return params, losses
+
+    report = CATALOGUE.evaluate("gradient_descent", loop)
+    assert report.status == "failed" and "zero steps" in report.message and "very dict" in report.message, str(report)
+
+
+def test_a_loop_that_calls_its_own_loss_instead_of_loss_fn_is_caught():
+    # It passed before: the check always handed over two_layer_loss, so calling it directly looked right.
+    ours = _solutions()
+
+    def loop(loss_fn, params, x, y, lr, num_steps):
+        return ours["gradient_descent"](ours["two_layer_loss"], params, x, y, lr, num_steps)
+
+    report = CATALOGUE.evaluate("gradient_descent", loop)
+    assert report.status == "failed" and "L2 penalty" in report.message, str(report)
+    assert "calls two_layer_loss itself instead of the loss_fn" in report.message
+
+
+@pytest.mark.parametrize("layout", ["transposed", "sliced"])
+def test_numerical_gradient_through_a_flattened_copy_fails_on_a_view(layout):
+    # It passed before: every case handed over a contiguous x, where x.reshape(-1) is a view.
+    def flattened(f, x, step=1e-5):
+        flat, grad = x.reshape(-1), np.zeros(x.size)
+        for i in range(x.size):
+            original = flat[i]
+            flat[i] = original + step
+            f_plus = f(x)
+            flat[i] = original - step
+            grad[i] = (f_plus - f(x)) / (2 * step)
+            flat[i] = original
+        return grad.reshape(x.shape)
+
+    for hidden in (False, True):
+        report = CATALOGUE.evaluate("numerical_gradient", flattened, hidden=hidden)
+        assert report.status == "failed" and "view" in report.message and "np.ndindex" in report.message, str(report)
+    assert backprop.laid_out(np.ones((2, 3)), layout).flags.c_contiguous is False
+
+
+def test_numerical_gradient_that_ignores_its_step_fails_visibly_and_hidden():
+    def fixed_step(f, x, step=1e-5):
+        return gradcheck.numerical_gradient(f, np.array(x), 1e-5)
+
+    for hidden in (False, True):
+        report = backprop.Catalogue("03_backprop", backprop.EXERCISES).evaluate("numerical_gradient", fixed_step, hidden=hidden)
+        assert report.status == "failed" and "larger step" in report.message, str(report)
+
+
+def test_train_digits_is_judged_on_held_out_digits_only():
+    splits = backprop.digits_splits()
+    x_train, _ = splits["train"]
+    seen = {tuple(row) for row in x_train[:500].tolist()}
+    for held_out in ("validation", "test"):
+        x_held, _ = splits[held_out]
+        assert len(x_held) == 2000 and not any(tuple(row) in seen for row in x_held[:200].tolist())
+    assert set(c.description.split("judged on the 2000 ")[1] for c in CATALOGUE["train_digits"].cases) == \
+        {"validation digits", "test digits"}
+
+
+def test_train_digits_below_the_threshold_says_the_accuracy():
+    def linear_only(x, y, rng, on_epoch=None):  # a network whose hidden layer is all but absent
+        return {"W1": np.zeros((256, 4)), "b1": np.ones(4), "W2": np.zeros((4, 10)), "b2": np.arange(10.0)}
+
+    report = CATALOGUE.evaluate("train_digits", linear_only)
+    assert report.status == "failed" and "accuracy on held-out digits (at least 90% needed)" in report.message, str(report)
+    bad_shape = lambda x, y, rng, on_epoch=None: {"W1": np.zeros((256, 4)), "b1": np.zeros(4), "W2": np.zeros((4, 3)), "b2": np.zeros(3)}  # noqa: E731
+    report = CATALOGUE.evaluate("train_digits", bad_shape)
+    assert report.status == "failed" and "10 classes" in report.message, str(report)
+
+
+def test_the_reference_training_reaches_the_threshold_with_a_margin():
+    splits = backprop.digits_splits()
+    params = backprop.train_digits_reference(*splits["train"], np.random.default_rng(backprop.DIGITS_SEED))
+    for held_out in ("validation", "test"):
+        assert backprop.accuracy(params, *splits[held_out]) > backprop.DIGITS_THRESHOLD + 0.02
 
 
 # -- the plots, headless ----------------------------------------------------------------------------

@@ -4,11 +4,16 @@ The notebook imports ``check`` and ``grade`` from here. The exercises, in the no
 
 - ``neuron_forward`` / ``neuron_backward``: the chain rule on one sigmoid neuron with a squared
   error, ``J = (sigmoid(w x + b) - y)**2``, all scalars;
-- ``numerical_gradient``: central differences, which then check every other gradient;
+- ``numerical_gradient``: central differences, which then check every other gradient (any step,
+  any memory layout of ``x``: the cases hand it transposed and sliced views);
 - ``affine_forward`` / ``affine_backward`` and ``relu_forward`` / ``relu_backward``: layers;
 - ``two_layer_loss``: affine - ReLU - affine - softmax cross-entropy, loss and gradients;
-- ``sgd_update``: ``w = w - eta * dJ/dw`` over a dict of parameters, pure;
-- ``gradient_descent``: the training loop.
+- ``sgd_update``: ``w = w - eta * dJ/dw`` over a dict of parameters, pure, into a new dict (nnlib's
+  rule for one array is ``optim.sgd_step(w, dw, state, lr) -> (w_new, None)``; the exercise keeps
+  the dict form a student's training loop needs);
+- ``gradient_descent``: the training loop, given a ``loss_fn`` that is not always two_layer_loss;
+- ``train_digits``: the synthesis, the student's network trained on 6000 digits and judged on
+  2000 held-out ones it never sees (the validation split visibly, the test split hidden).
 
 The engine compares arrays, numbers and tuples of them, and copies only array arguments. So the
 exercises that take or return dicts of parameters receive their arrays as separate arguments and
@@ -19,11 +24,14 @@ compares as many outputs as are named), and its backward pass is run on the stud
 """
 
 
+import functools
+import hashlib
+
 import numpy as np
 
 from autograder.checks import Case, Catalogue, Exercise, Mistake, trusted
 from nnlib import activations as act
-from nnlib import dense, gradcheck, optim
+from nnlib import data, dense, gradcheck, init, optim
 from nnlib.losses import softmax_cross_entropy
 from nnlib.tolerances import GRAD_STEP
 
@@ -101,9 +109,25 @@ def neuron_backward_reference(cache):
     return dz * x, dz
 
 
-def numerical_gradient_expected(f, x):
-    """nnlib's central differences, and ``x`` as it is after the call (restored)."""
-    return gradcheck.numerical_gradient(f, x), x
+def numerical_gradient_expected(f, x, step, layout):
+    """nnlib's central differences with the case's step, and ``x`` as it is after the call (restored)."""
+    return gradcheck.numerical_gradient(f, x.copy(), step), x
+
+
+def laid_out(x, layout):
+    """A new array with the values of ``x`` in the memory layout a case asks for.
+
+    "contiguous": a plain copy; "transposed": the transpose of a contiguous array (a view, not
+    C-contiguous); "sliced": every other column of a wider array (a view with gaps). On the two
+    views ``x.reshape(-1)`` is a copy, so perturbing it would not perturb ``x``.
+    """
+    if layout == "transposed":
+        return np.ascontiguousarray(x.T).T
+    if layout == "sliced":
+        wide = np.zeros(x.shape[:-1] + (2 * x.shape[-1],), dtype=x.dtype)
+        wide[..., ::2] = x
+        return wide[..., ::2]
+    return x.copy()
 
 
 def relu_forward_reference(x):
@@ -125,6 +149,20 @@ def sgd_update_reference(params, grads, lr):
 #: The loss function the check gives a student's gradient_descent: nnlib's two_layer_loss, an
 #: answer of this chapter, called by the check's doing, not the student's.
 GIVEN_LOSS_FN = trusted(dense.two_layer_loss)
+
+#: The L2 penalty of the other loss function the checks give gradient_descent.
+L2_PENALTY = 0.1
+
+
+def two_layer_loss_l2(params, x, y):
+    """two_layer_loss plus ``L2_PENALTY / 2 * (|W1|^2 + |W2|^2)``: a loss_fn that is not the student's
+    own two_layer_loss, so that a loop which calls that instead of ``loss_fn`` is caught."""
+    loss, grads = dense.two_layer_loss(params, x, y)
+    loss += 0.5 * L2_PENALTY * sum(float(np.sum(params[k] ** 2)) for k in ("W1", "W2"))
+    return loss, {k: g + L2_PENALTY * params[k] if k.startswith("W") else g for k, g in grads.items()}
+
+
+GIVEN_L2_LOSS_FN = trusted(two_layer_loss_l2)
 
 
 # -- numerical gradients of the student's own forward passes ---------------------------------------
@@ -206,11 +244,11 @@ def two_layer_numerical(affine_forward, x, y, *arrays):
 # -- run adapters for the exercises on dicts ----------------------------------------------------
 
 
-def run_numerical_gradient(function, forward, f, x):
-    # The student perturbs a copy: the check then reports x after the call as an output, so that a
-    # missing restore is diagnosed like any other mistake.
-    given = x.copy()
-    return function(f, given, GRAD_STEP), given
+def run_numerical_gradient(function, forward, f, x, step, layout):
+    # The student perturbs a copy laid out as the case says: the check then reports x after the
+    # call as an output, so that a missing restore is diagnosed like any other mistake.
+    given = laid_out(x, layout)
+    return function(f, given, step), np.array(given)
 
 
 def run_neuron_backward(function, forward, w, b, x, y):
@@ -238,11 +276,23 @@ def two_layer_loss_flat(x, y, *arrays):
     return (loss, *(grads[k] for k in KEYS))
 
 
+def _require_new_dict(new, params, snapshot, name):
+    """Raise ParamsModified if ``new`` is the dict ``params`` itself. Arrays changed in place are
+    left to the engine, whose "modified its input" message names the argument."""
+    changed = any(not np.array_equal(params[k], snapshot[k], equal_nan=True) for k in snapshot if k in params)
+    if new is params and not changed:
+        raise ParamsModified(
+            f"{name} returned the very dict it was given: return a new dict (e.g. {{k: ... for k in params}}), "
+            f"so that the caller's params and the result are two objects."
+        )
+
+
 def run_sgd_update(function, forward, lr, *arrays):
     params, grads = _as_dict(arrays[:4]), _as_dict(arrays[4:])
-    given = dict(params)
+    given, snapshot = dict(params), {k: v.copy() for k, v in params.items()}
     new = function(params, grads, lr)
     _require_untouched(params, given, "sgd_update")
+    _require_new_dict(new, params, snapshot, "sgd_update")
     return _unpack(new, "sgd_update", "a new dict")
 
 
@@ -251,11 +301,12 @@ def sgd_update_flat(lr, *arrays):
     return tuple(new[k] for k in KEYS)
 
 
-def run_gradient_descent(function, forward, x, y, lr, num_steps, *arrays):
+def run_gradient_descent(function, forward, loss_fn, x, y, lr, num_steps, *arrays):
     params = _as_dict(arrays)
-    given = dict(params)
-    new, losses = _pair(function(GIVEN_LOSS_FN, params, x, y, lr, num_steps), "gradient_descent", "(params, losses)")
+    given, snapshot = dict(params), {k: v.copy() for k, v in params.items()}
+    new, losses = _pair(function(loss_fn, params, x, y, lr, num_steps), "gradient_descent", "(params, losses)")
     _require_untouched(params, given, "gradient_descent")
+    _require_new_dict(new, params, snapshot, "gradient_descent")
     try:
         losses = np.asarray(losses, dtype=np.float64)
     except (TypeError, ValueError):
@@ -263,9 +314,98 @@ def run_gradient_descent(function, forward, x, y, lr, num_steps, *arrays):
     return (*_unpack(new, "gradient_descent", "the new params as a dict"), losses)
 
 
-def gradient_descent_flat(x, y, lr, num_steps, *arrays):
-    new, losses = optim.gradient_descent(dense.two_layer_loss, _as_dict(arrays), x, y, lr, num_steps)
+def gradient_descent_flat(loss_fn, x, y, lr, num_steps, *arrays):
+    new, losses = optim.gradient_descent(loss_fn, _as_dict(arrays), x, y, lr, num_steps)
     return (*(new[k] for k in KEYS), losses)
+
+
+# -- the synthesis: a network trained on digits, judged on held-out digits ------------------------
+
+#: The held-out accuracy train_digits must reach (the chapter's solution reaches about 94%).
+DIGITS_THRESHOLD = 0.90
+#: The seed of the generator a student's train_digits receives: the same run every time.
+DIGITS_SEED = 0
+#: How many of the 8000 shipped training digits train; the rest are the validation split.
+DIGITS_TRAIN = 6000
+
+
+@functools.lru_cache(maxsize=1)
+def digits_splits():
+    """``{"train": (x, y), "validation": (x, y), "test": (x, y)}``: the shipped digits as rows of 256 pixels.
+
+    The first 6000 training images train, the last 2000 validate; the 2000 test images are the
+    hidden case's held-out set. Read-only arrays (the checks hand out copies).
+    """
+    digits = data.load_digits()
+    x_train = digits["x_train"].reshape(len(digits["x_train"]), -1)  # (8000, 256) float32
+    x_test = digits["x_test"].reshape(len(digits["x_test"]), -1)  # (2000, 256)
+    splits = {
+        "train": (x_train[:DIGITS_TRAIN], digits["y_train"][:DIGITS_TRAIN]),
+        "validation": (x_train[DIGITS_TRAIN:], digits["y_train"][DIGITS_TRAIN:]),
+        "test": (x_test, digits["y_test"]),
+    }
+    for arrays in splits.values():
+        for a in arrays:
+            a.flags.writeable = False
+    return splits
+
+
+def accuracy(params, x, y):
+    """The fraction of rows of ``x`` whose highest score is their label ``y``, for the two-layer network."""
+    scores = np.maximum(x @ params["W1"] + params["b1"], 0) @ params["W2"] + params["b2"]  # (N, K)
+    return float(np.mean(np.argmax(scores, axis=1) == y))
+
+
+def held_out_accuracy(params, x, y):
+    """``accuracy`` after checking that ``params`` is a two-layer network for rows of ``x``."""
+    _unpack(params, "train_digits", "the trained params as a dict")
+    try:
+        dense._check_two_layer_params(params, x)
+    except ValueError as error:
+        raise TypeError(f"train_digits should return the parameters of a two-layer network for 256 pixels: {error}") from None
+    if params["W2"].shape[1] != 10:
+        raise TypeError(f"train_digits's network should score the 10 classes: params['W2'] has shape {params['W2'].shape}.")
+    return accuracy(params, x, y)
+
+
+def run_train_digits(function, forward, x, y, x_held, y_held):
+    # rng by position: the student's signature is train_digits(x, y, rng, on_epoch=None)
+    params = function(x, y, np.random.default_rng(DIGITS_SEED))
+    # At or above the threshold counts as the threshold itself: the check compares with it exactly.
+    return (min(held_out_accuracy(params, x_held, y_held), DIGITS_THRESHOLD),)
+
+
+def train_digits_expected(x, y, x_held, y_held):
+    return (DIGITS_THRESHOLD,)
+
+
+def _fingerprint(*arrays):
+    digest = hashlib.sha1()
+    for a in arrays:
+        digest.update(np.ascontiguousarray(a).tobytes())
+    return digest.hexdigest()
+
+
+_TRAINED = {}
+
+
+def train_digits_reference(x, y, rng, on_epoch=None):
+    """nnlib's answer: 8 epochs of minibatch SGD (batches of 50, lr 0.5) on a 256-64-10 network.
+
+    Without ``on_epoch`` the result is remembered for the same data and generator state, so that the
+    tests of the catalogue, which run it on many seeds, train once.
+    """
+    key = (_fingerprint(x, y), repr(rng.bit_generator.state))
+    if on_epoch is None and key in _TRAINED:
+        return dict(_TRAINED[key])
+    hidden = 64
+    params = {"W1": init.he_normal((x.shape[1], hidden), rng=rng), "b1": np.zeros(hidden),
+              "W2": 0.1 * init.he_normal((hidden, 10), rng=rng), "b2": np.zeros(10)}
+    params, _ = optim.minibatch_sgd(dense.two_layer_loss, params, x, y, lr=0.5, batch_size=50, epochs=8, rng=rng,
+                                    on_epoch=on_epoch)
+    if on_epoch is None:
+        _TRAINED[key] = dict(params)
+    return params
 
 
 # -- inputs -------------------------------------------------------------------------------------
@@ -308,14 +448,25 @@ def _log_sum_exp(rng, shape):
 
 
 def numerical_gradient_cases():
+    def draw(make_f, shape, step=GRAD_STEP, layout="contiguous"):
+        return lambda rng: (make_f(rng, shape), rng.standard_normal(shape), step, layout)
+
+    def quadratic(rng, shape):
+        return _quadratic(rng, shape[0])
+
     return (
-        Case("f(x) = sum(a * sin(x)), x of shape (5,)", lambda rng: (_sin_sum(rng, 5), rng.standard_normal(5))),
-        Case("f(x) = x^T M x + sum(x**3): each partial derivative depends on all of x, x of shape (4,)",
-             lambda rng: (_quadratic(rng, 4), rng.standard_normal(4))),
-        Case("f(x) = sum(a * sin(x)) for a matrix x of shape (3, 4)", lambda rng: (_sin_sum(rng, (3, 4)), rng.standard_normal((3, 4)))),
-        Case("f(x) = log(sum(exp(s * x))) for x of shape (2, 3, 2)", lambda rng: (_log_sum_exp(rng, (2, 3, 2)), rng.standard_normal((2, 3, 2))), hidden=True),
-        Case("a single element, shape (1,)", lambda rng: (_sin_sum(rng, 1), rng.standard_normal(1)), hidden=True),
-        Case("f(x) = x^T M x + sum(x**3), x of shape (7,)", lambda rng: (_quadratic(rng, 7), rng.standard_normal(7)), hidden=True),
+        Case("f(x) = sum(a * sin(x)), x of shape (5,)", draw(_sin_sum, (5,))),
+        Case("f(x) = x^T M x + sum(x**3): each partial derivative depends on all of x, x of shape (4,)", draw(quadratic, (4,))),
+        Case("f(x) = sum(a * sin(x)) for a matrix x of shape (3, 4)", draw(_sin_sum, (3, 4))),
+        Case("a larger step, step = 1e-2 (x of shape (6,))", draw(_sin_sum, (6,), step=1e-2)),
+        Case("x a transposed view, not contiguous in memory (shape (3, 4))", draw(_sin_sum, (3, 4), layout="transposed")),
+        Case("x every other column of a wider array, a sliced view (shape (2, 3))", draw(_sin_sum, (2, 3), layout="sliced")),
+        Case("f(x) = log(sum(exp(s * x))) for x of shape (2, 3, 2)", draw(_log_sum_exp, (2, 3, 2)), hidden=True),
+        Case("a single element, shape (1,)", draw(_sin_sum, (1,)), hidden=True),
+        Case("f(x) = x^T M x + sum(x**3), x of shape (7,)", draw(quadratic, (7,)), hidden=True),
+        Case("a larger step, step = 3e-3, f(x) = x^T M x + sum(x**3) (shape (5,))", draw(quadratic, (5,), step=3e-3), hidden=True),
+        Case("a transposed view of shape (2, 3, 2)", draw(_log_sum_exp, (2, 3, 2), layout="transposed"), hidden=True),
+        Case("a sliced view of shape (4, 2)", draw(_sin_sum, (4, 2), layout="sliced"), hidden=True),
     )
 
 
@@ -396,26 +547,46 @@ def sgd_cases():
         Case("a 3-5-2 network, learning rate in [0.01, 1]", draw(3, 5, 2)),
         Case("a 2-8-3 network", draw(2, 8, 3)),
         Case("float32 parameters and gradients (2-4-3)", draw(2, 4, 3, dtype=np.float32)),
+        Case("learning rate 0: nothing moves, and the result is still a new dict", draw(3, 2, 2, lr=0.0)),
         Case("a 6-10-4 network", draw(6, 10, 4), hidden=True),
-        Case("learning rate 0: nothing moves", draw(2, 3, 2, lr=0.0), hidden=True),
+        Case("learning rate 0 (a 2-3-2 network)", draw(2, 3, 2, lr=0.0), hidden=True),
         Case("float32, a 5-3-5 network", draw(5, 3, 5, dtype=np.float32), hidden=True),
     )
 
 
 def gradient_descent_cases():
-    def draw(n, d, h, k, steps, lr=None):
+    def draw(n, d, h, k, steps, lr=None, loss_fn=GIVEN_LOSS_FN):
         def inputs(rng):
             x, y, *weights = _network(rng, n, d, h, k)
-            return (x, y, float(rng.uniform(0.05, 0.5)) if lr is None else lr, steps, *weights)
+            return (loss_fn, x, y, float(rng.uniform(0.05, 0.5)) if lr is None else lr, steps, *weights)
 
         return inputs
 
     return (
         Case("5 steps on a batch of 10 (D = 2, H = 6, K = 3)", draw(10, 2, 6, 3, 5)),
+        Case("loss_fn is not two_layer_loss: it adds an L2 penalty on W1 and W2 (4 steps, N = 6)",
+             draw(6, 2, 5, 3, 4, loss_fn=GIVEN_L2_LOSS_FN)),
         Case("one step (N = 4, D = 3, H = 4, K = 2)", draw(4, 3, 4, 2, 1)),
         Case("20 steps, learning rate 1 (N = 8, D = 2, H = 5, K = 3)", draw(8, 2, 5, 3, 20, lr=1.0)),
+        Case("zero steps: a new dict with the same arrays' values, and no losses", draw(5, 2, 3, 2, 0)),
         Case("12 steps on a batch of 30 (D = 4, H = 10, K = 4)", draw(30, 4, 10, 4, 12), hidden=True),
-        Case("zero steps: the parameters come back unchanged and no losses", draw(5, 2, 3, 2, 0), hidden=True),
+        Case("zero steps (N = 7, D = 3, H = 4, K = 3)", draw(7, 3, 4, 3, 0), hidden=True),
+        Case("the L2-penalised loss_fn, 10 steps on a batch of 20 (D = 3, H = 8, K = 4)",
+             draw(20, 3, 8, 4, 10, loss_fn=GIVEN_L2_LOSS_FN), hidden=True),
+    )
+
+
+def train_digits_cases():
+    def draw(held_out):
+        def inputs(rng):
+            splits = digits_splits()
+            return (*splits["train"], *splits[held_out])
+
+        return inputs
+
+    return (
+        Case("trained on 6000 digits (seed 0), judged on the 2000 validation digits", draw("validation")),
+        Case("trained on 6000 digits (seed 0), judged on the 2000 test digits", draw("test"), hidden=True),
     )
 
 
@@ -439,6 +610,37 @@ def _finite_differences(f, x, h, *, central=True, restore=True):
         if restore:
             x[i] = original
     return grad
+
+
+def _flattened_differences(f, x, h=1e-5):
+    """Central differences through ``x.reshape(-1)``: right on a contiguous x, zeros on a view."""
+    flat = x.reshape(-1)  # a copy when x is not contiguous: perturbing it leaves x alone
+    grad = np.zeros(flat.shape)
+    for i in range(flat.size):
+        original = flat[i]
+        flat[i] = original + h
+        f_plus = f(x)
+        flat[i] = original - h
+        f_minus = f(x)
+        flat[i] = original
+        grad[i] = (f_plus - f_minus) / (2 * h)
+    return grad.reshape(x.shape)
+
+
+def _digits_mistake(*, epochs=8, lr=0.5, zero_init=False, full_batch_steps=None):
+    """A wrong train_digits, built like the reference with one choice changed."""
+
+    def train(x, y, rng, on_epoch=None):
+        hidden = 64
+        params = {"W1": init.he_normal((x.shape[1], hidden), rng=rng), "b1": np.zeros(hidden),
+                  "W2": 0.1 * init.he_normal((hidden, 10), rng=rng), "b2": np.zeros(10)}
+        if zero_init:
+            params = {k: np.zeros_like(v) for k, v in params.items()}
+        if full_batch_steps is not None:
+            return optim.gradient_descent(dense.two_layer_loss, params, x, y, lr, full_batch_steps)[0]
+        return optim.minibatch_sgd(dense.two_layer_loss, params, x, y, lr=lr, batch_size=50, epochs=epochs, rng=rng)[0]
+
+    return train
 
 
 def _neuron_mistake(dj_dyhat, dyhat_dz, dz_dw):
@@ -547,6 +749,7 @@ EXERCISES = (
         solution=gradcheck.numerical_gradient,
         outputs=("the gradient", "x after the call"),
         run=run_numerical_gradient,
+        arg_names=("f", "x", "step", "the layout of x"),
         mistakes=(
             Mistake("this is a forward difference (f(x + h) - f(x)) / h, whose error is about h; "
                     "the central difference (f(x + h) - f(x - h)) / 2h is accurate to about h**2",
@@ -557,6 +760,11 @@ EXERCISES = (
                     lambda f, x, h=1e-5: 2 * _finite_differences(f, x, h)),
             Mistake("every element is perturbed at once (f(x + h) - f(x - h)) / 2h: perturb one element at a time",
                     lambda f, x, h=1e-5: np.full(x.shape, (f(x + h) - f(x - h)) / (2 * h))),
+            Mistake("x.reshape(-1) (or x.ravel(), x.flat[...] writes aside) is a copy when x is a transposed or sliced view, "
+                    "so perturbing it leaves f(x) unchanged: index x itself, x[i] with i from np.ndindex(x.shape)",
+                    _flattened_differences),
+            Mistake("the step argument is ignored (the default 1e-5 is used whatever step is given)",
+                    lambda f, x, h=1e-5: _finite_differences(f, x, 1e-5)),
         ),
     ),
     Exercise(
@@ -676,7 +884,7 @@ EXERCISES = (
         solution=optim.gradient_descent,
         outputs=KEYS + ("losses",),
         run=run_gradient_descent,
-        arg_names=("x", "y", "lr", "num_steps") + tuple(f"params[{k!r}]" for k in KEYS),
+        arg_names=("loss_fn", "x", "y", "lr", "num_steps") + tuple(f"params[{k!r}]" for k in KEYS),
         mistakes=(
             Mistake("each loss is recorded after the update: record loss_fn(params)'s loss before updating params",
                     _gradient_descent_mistake(record_after=True)),
@@ -685,6 +893,26 @@ EXERCISES = (
             Mistake("the parameters move uphill: params - lr * grads", _gradient_descent_mistake(sign=+1.0)),
             Mistake("one loss too many: record one loss per step, before each update",
                     _gradient_descent_mistake(extra_loss=True)),
+            Mistake("the loop calls two_layer_loss itself instead of the loss_fn it is given",
+                    lambda loss_fn, params, x, y, lr, num_steps: _gradient_descent_mistake()(
+                        _two_layer_mistake(), params, x, y, lr, num_steps)),
+        ),
+    ),
+    Exercise(
+        "train_digits",
+        train_digits_expected,
+        train_digits_cases(),
+        solution=train_digits_reference,
+        outputs=(f"the accuracy on held-out digits (at least {DIGITS_THRESHOLD:.0%} needed)",),
+        run=run_train_digits,
+        arg_names=("x", "y", "the held-out images", "the held-out labels"),
+        mistakes=(
+            Mistake("the parameters come back untrained", _digits_mistake(epochs=0)),
+            Mistake("every weight starts at 0: each hidden unit's pre-activation is 0, where the ReLU passes no gradient, "
+                    "so nothing but b2 ever moves; draw W1 at random (e.g. init.he_normal)", _digits_mistake(zero_init=True, epochs=1)),
+            Mistake("20 full-batch steps are far too few: minibatches take hundreds of cheap steps in the same time",
+                    _digits_mistake(full_batch_steps=20)),
+            Mistake("the learning rate is far too small for this number of steps", _digits_mistake(lr=1e-3, epochs=2)),
         ),
     ),
 )
@@ -703,6 +931,7 @@ FORBIDDEN = (
     dense.two_layer_loss,
     optim.sgd_step,
     optim.gradient_descent,
+    optim.minibatch_sgd,
 )
 
 CATALOGUE = Catalogue("03_backprop", EXERCISES, forbidden=FORBIDDEN)
