@@ -18,14 +18,54 @@ How a batch runs (``grade``):
 4. ``nbgrader generate_feedback`` (hidden tests cleared, see ``nbgrader_config.py``) and a CSV with one
    row per student: ``student, chapter, score, max_score, <grade_id>..., status``.
 
-What a malicious submission can and cannot do (student code runs as the grader's user):
+Sandbox and verdicts (issue 11). Each student's kernel runs in a bubblewrap sandbox
+(``autograder/sandbox.py``): read-only system, Python and course code (``nnlib/``, ``autograder/``);
+no view of ``solutions/``, gradebooks, submissions, reports, feedback or the repository; a private
+writable scratch; no network; its own pid namespace (nothing outlives it); an unprivileged uid per
+job slot; limits on memory, CPU seconds, processes and file size. nbgrader itself runs outside.
+A graded cell made only of ``grade(...)`` calls is never run as written: the kernel runs the calls,
+which only *record* the student's outputs on inputs drawn from the grader's seed
+(``AUTOGRADER_COLLECT_DIR``); the grader judges every record in its own process with the chapter's
+catalogue (``autograder/verdict.py``), writes the points into nbgrader's gradebook and the verdict
+into the autograded notebook (what feedback shows). In the sandbox, nnlib's answers to the graded
+chapter are stubs. A kernel that dies or hangs costs its cell: grading goes on in a fresh kernel.
+Without a sandbox (no ``bwrap``), ``grade`` refuses unless ``--unsafe-no-sandbox``, and the report
+says so on its first line.
 
-- cannot change another student's grade or its own (the master gradebook is checked and restored,
-  scores are clamped to the points), leave processes behind in its session, plant IPython/Jupyter
-  start-up files for later kernels, or see hidden tests in its feedback;
-- can read whatever the grader can (``solutions/``, other submissions, the hidden tests in its
-  private gradebook), write files outside its folder (e.g. the virtual environment), and kill the
-  grader (grades already recorded are kept). Closing these needs a separate user or a container.
+What a malicious submission can and cannot do, by attack class (tests/test_sandbox.py, tests/hostile/):
+
+============================================================  ==========================================
+Attack                                                        After this change
+============================================================  ==========================================
+redefine ``grade``/``check``, patch ``autograder.checks``,    protected: the verdict is judged outside
+IPython input transformers, patched numpy or profiler         from recorded outputs; a cell that records
+                                                              nothing scores 0
+forge the records (another seed, malformed, huge, symlinks)   protected: rejected by the trusted judge
+call nnlib's answer (profiler off, function copied, source    protected for the chapter's own answers
+read and exec'd, module reloaded)                             (stubs in the sandbox); NOT for the few
+                                                              answers the checks must hand to student
+                                                              code (chapter 3: ``two_layer_loss`` and
+                                                              the affine layers it calls): the similarity
+                                                              report lists close copies, never deducts
+hard-code outputs                                             protected: inputs drawn from a fresh seed
+write ``nnlib/``, ``autograder/``, the venv, the repository   protected: read-only or invisible
+rewrite a gradebook (now or from a detached process later),   protected: invisible; every process dies
+empty other submissions, delete files elsewhere               with the sandbox; the master gradebook is
+                                                              still checked and restored as before
+kill the grader, ``os._exit``, kill -1, fork bomb             protected: own pid namespace and uid;
+                                                              costs the cell it happens in
+endless loop (even ignoring SIGINT), memory bomb, huge files  protected: one cell timeout, then a fresh
+                                                              kernel; address-space and file-size limits
+read ``solutions/``, the hidden tests, other students         protected: not in the sandbox; the kernel
+                                                              never receives a test cell's hidden block
+network access (exfiltration, downloads)                      protected: no network namespace
+graded cells that are not ``grade(...)`` calls (plain         NOT protected: nbgrader's verdict, decided
+asserts)                                                      in the kernel; the report lists them
+disk use inside the records folder (many small files)         NOT limited beyond the per-file size
+copying another student's answer                              NOT prevented: reported (similarity), for
+                                                              the instructor to judge
+grading without ``bwrap`` (``--unsafe-no-sandbox``)           NOT protected: everything above is open
+============================================================  ==========================================
 
 Submissions are read from ``DIR/<student>/<chapter>/`` (nbgrader's ``submitted/`` layout; ``DIR`` may
 also be the course folder that contains ``submitted/``).
@@ -498,10 +538,10 @@ class BatchJudge:
         self.root, self.chapter, self.sandboxed = root, chapter, sandboxed
         self.catalogue = verdict.find_catalogue(root, chapter)
         self.cells = verdict.graded_cells(root, chapter)
-        self.overlays, self.stubbed = {}, []
+        self.overlays, self.stubbed, self.kept = {}, [], []
         if self.catalogue is not None and sandboxed:
             stubs = tmp / "stubs"
-            self.overlays, self.stubbed = sandbox.stub_sources(self.catalogue, stubs)
+            self.overlays, self.stubbed, self.kept = sandbox.stub_sources(self.catalogue, stubs)
             for p in [stubs, *stubs.iterdir()]:
                 p.chmod(0o755 if p.is_dir() else 0o644)
         self.uids: queue.Queue = queue.Queue()
@@ -516,8 +556,7 @@ class BatchJudge:
 
     @property
     def kernel_graded(self) -> list[str]:
-        return [c.grade_id for c in self.cells if c.calls is None and c.points and c.grade_id
-                and not c.grade_id.startswith("written")]
+        return [c.grade_id for c in self.cells if c.calls is None and c.code]
 
     def verdicts(self, run: "StudentRun", out: Outcome, autograded: Path | None) -> None:
         """Judge every catalogue-graded cell from the records; scores into ``out.scores``, and the
@@ -814,8 +853,14 @@ def _judge_notes(judge: BatchJudge) -> list[str]:
                      f"sandbox from inputs drawn with the grader's own seed")
         if judge.kernel_graded:
             notes.append("judged by nbgrader inside the kernel (forgeable): " + ", ".join(judge.kernel_graded))
+        manual = [f"{c.grade_id} ({c.points:g} points)" for c in judge.cells if not c.code]
+        if manual:
+            notes.append("needs manual grading (written answers, in formgrader): " + ", ".join(manual))
         if judge.stubbed:
             notes.append(f"not importable in the sandbox (this chapter's answers): {', '.join(judge.stubbed)}")
+        if judge.kept:
+            notes.append("still importable in the sandbox, because the checks need them there (a student "
+                         f"could delegate to them; see the similarity report): {', '.join(judge.kept)}")
     return notes
 
 
@@ -880,12 +925,31 @@ def similarity_report(root: Path, chapter: str, submitted: Path, students: list[
                 r = verdict.similarity(toks, ref)
                 if r >= SIMILARITY_THRESHOLD:
                     lines.append(f"{student}: {fname} is {r:.0%} alike nnlib's answer")
-    for i, a in enumerate(students):
-        for b in students[i + 1:]:
-            for fname in sorted(set(answers[a]) & set(answers[b])):
+    # Students whose answers are alike, grouped (linked pairs above the threshold), per function.
+    for fname in sorted({f for a in answers.values() for f in a}):
+        have = [s for s in students if fname in answers[s]]
+        group = {s: s for s in have}
+
+        def find(s):
+            while group[s] != s:
+                s = group[s]
+            return s
+
+        best = {}
+        for i, a in enumerate(have):
+            for b in have[i + 1:]:
                 r = verdict.similarity(answers[a][fname], answers[b][fname])
                 if r >= SIMILARITY_THRESHOLD:
-                    lines.append(f"{a} and {b}: {fname} is {r:.0%} alike")
+                    ra, rb = find(a), find(b)
+                    group[rb] = ra
+                    best[(a, b)] = r
+        clusters = {}
+        for s in have:
+            clusters.setdefault(find(s), []).append(s)
+        for members in clusters.values():
+            if len(members) > 1:
+                low = min(r for (a, b), r in best.items() if a in members and b in members)
+                lines.append(f"{fname}: {', '.join(members)} are alike ({low:.0%} or more)")
     return lines
 
 

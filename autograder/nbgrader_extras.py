@@ -131,6 +131,23 @@ class SandboxedExecute(Execute):
         return any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError"
                    for o in cell.get("outputs", []))
 
+    def _replay(self, ran: list, resources) -> bool:
+        """Run the cells in ``ran`` again (outputs discarded). False if one of them killed the kernel
+        or hung (it is then removed from ``ran``)."""
+        for j in list(ran):
+            replay = NotebookNode(dict(self.nb.cells[j]))
+            replay["outputs"] = []
+            replay["metadata"] = NotebookNode(dict(self.nb.cells[j].metadata))
+            try:
+                self.preprocess_cell(replay, resources, j)
+            except (DeadKernelError, CellTimeoutError):
+                ran.remove(j)
+                return False
+            if self._timed_out(replay) and not self._responsive():
+                ran.remove(j)
+                return False
+        return True
+
     def preprocess(self, nb, resources=None, km=None):
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
@@ -138,21 +155,15 @@ class SandboxedExecute(Execute):
         plan = self._plan()
         cells = self.nb.cells
         start, ran, restarts = 0, [], 0
-        while start < len(cells):
+        while start < len(cells) and restarts <= self.max_restarts:
+            failed_at = None
             with self.setup_kernel():
                 info = self.wait_for_reply(self.kc.kernel_info())
                 if info:
                     self.nb.metadata["language_info"] = info["content"]["language_info"]
-                for j in list(ran):  # a fresh kernel: the definitions made before, silently
-                    replay = NotebookNode(dict(cells[j]))
-                    replay["outputs"] = []
-                    replay["metadata"] = NotebookNode(dict(cells[j].metadata))
-                    try:
-                        self.preprocess_cell(replay, resources, j)
-                    except (DeadKernelError, CellTimeoutError):
-                        ran.remove(j)
-                        break
-                failed_at = None
+                if not self._replay(ran, resources):
+                    restarts += 1  # a cell that ran fine the first time killed the new kernel: dropped
+                    continue
                 for index in range(start, len(cells)):
                     cell = cells[index]
                     try:
@@ -173,15 +184,13 @@ class SandboxedExecute(Execute):
                     if cell.cell_type == "code" and index not in plan and not \
                             cell.metadata.get("nbgrader", {}).get("grade"):
                         ran.append(index)
-                if failed_at is None:
-                    start = len(cells)
-                else:
-                    start = failed_at + 1
-                    restarts += 1
-            if failed_at is not None and restarts > self.max_restarts:
-                for cell in cells[start:]:
-                    if cell.cell_type == "code":
-                        cell.outputs = [_error(NOT_RUN, "not run: the kernel died too many times")]
-                break
+            if failed_at is None:
+                start = len(cells)
+            else:
+                start = failed_at + 1
+                restarts += 1
+        for cell in cells[start:]:
+            if cell.cell_type == "code" and cell.source.strip():
+                cell.outputs = [_error(NOT_RUN, "not run: the kernel died too many times")]
         self.set_widgets_metadata()
         return self.nb, self.resources

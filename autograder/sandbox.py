@@ -36,6 +36,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 #: First uid of the sandboxed kernels when the grader runs as root (job slot k uses BASE_UID + k).
@@ -219,38 +220,65 @@ def _bwrap_version(exe: str) -> str:
 
 
 def _resolves_to_forbidden(function, forbidden: set, seen: set) -> set:
-    """Forbidden functions that ``function`` calls by name (transitively), e.g. the reference loss
-    a check hands to student code calls the reference layers."""
+    """Forbidden functions that ``function`` calls by name, directly or through the course's own
+    helpers (e.g. a case's inputs computed with the reference softmax, or the reference loss a check
+    hands to student code, which calls the reference layers)."""
     found = set()
     code = getattr(function, "__code__", None)
-    if code is None or function in seen:
+    if code is None or id(function) in seen:
         return found
-    seen.add(function)
+    seen.add(id(function))
     g = getattr(function, "__globals__", {})
     names, stack = set(), [code]
     while stack:
         c = stack.pop()
         names.update(c.co_names)
         stack.extend(k for k in c.co_consts if hasattr(k, "co_names"))
+    cells = [c.cell_contents for c in (getattr(function, "__closure__", None) or ()) if _has_contents(c)]
     for name in names:
         obj = g.get(name)
-        candidates = [obj] + [getattr(obj, attr, None) for attr in names] if obj is not None else []
-        for cand in candidates:
-            if cand in forbidden and cand not in found:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            candidates = [obj] + [getattr(obj, attr, None) for attr in names] if obj is not None else []
+        for cand in candidates + cells:
+            if cand is None:
+                continue
+            try:
+                hit = cand in forbidden
+            except TypeError:
+                continue
+            if hit:
                 found.add(cand)
+                found |= _resolves_to_forbidden(cand, forbidden, seen)
+            elif callable(cand) and str(getattr(cand, "__module__", "")).split(".")[0] in _OWN:
                 found |= _resolves_to_forbidden(cand, forbidden, seen)
     return found
 
 
+_OWN = {"nnlib", "autograder", "tiny_checks"}
+
+
+def _has_contents(cell) -> bool:
+    try:
+        cell.cell_contents
+        return True
+    except ValueError:
+        return False
+
+
 def needed_by_checks(catalogue) -> set:
-    """The forbidden functions the chapter's checks themselves hand to student code (wrapped with
-    ``checks.trusted``), and what they call: these must keep working inside the sandbox."""
+    """The forbidden functions the chapter's checks need inside the sandbox: the ones a case draws
+    its inputs with, the ones ``run`` calls, and the ones handed to student code (wrapped with
+    ``checks.trusted``), with what they call. These stay importable (the report names them). The
+    numerical derivatives (``numerical``) are not among them: without them the checks only lose a
+    hint about the student's forward."""
     forbidden = set(catalogue.forbidden)
     needed = set()
     if not forbidden:
         return needed
-    mods = set()
+    roots, mods = [], set()
     for exercise in catalogue.exercises.values():
+        roots += [exercise.run, *(c.draw for c in exercise.cases)]
         for f in (exercise.run, exercise.numerical, *(c.draw for c in exercise.cases)):
             if getattr(f, "__module__", None) in sys.modules:
                 mods.add(sys.modules[f.__module__])
@@ -259,14 +287,18 @@ def needed_by_checks(catalogue) -> set:
             inner = getattr(value, "__wrapped__", None)
             if inner in forbidden:
                 needed.add(inner)
-                needed |= _resolves_to_forbidden(inner, forbidden, set())
+                roots.append(inner)
+    seen: set = set()
+    for root in roots:
+        needed |= _resolves_to_forbidden(root, forbidden, seen)
     return needed
 
 
 def stub_sources(catalogue, outdir: Path) -> tuple[dict, list[str]]:
     """Write stubbed copies of the nnlib modules that hold the chapter's forbidden functions.
 
-    Returns ({path of the real module file: path of its stubbed copy}, [qualified names stubbed]).
+    Returns ({path of the real module file: path of its stubbed copy}, [qualified names stubbed],
+    [qualified names kept because the checks need them in the sandbox]).
     A stub keeps the signature and raises ``RuntimeError`` naming the chapter.
     """
     import inspect
@@ -302,7 +334,8 @@ def stub_sources(catalogue, outdir: Path) -> tuple[dict, list[str]]:
         out = outdir / f"{i:02d}_{path.name}"
         out.write_text("# Stubbed for grading by autograder.sandbox\n" + ast.unparse(ast.fix_missing_locations(tree)) + "\n")
         overlays[path] = out
-    return overlays, sorted(stubbed)
+    kept = sorted(f"{f.__module__}.{f.__name__}" for f in keep)
+    return overlays, sorted(stubbed), kept
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,6 +375,17 @@ def _chown_tree(path: Path, uid: int | None) -> None:
             pass
 
 
+def _processes_of(uid: int) -> int:
+    n = 0
+    for p in Path("/proc").iterdir():
+        try:
+            if p.name.isdigit() and p.stat().st_uid == uid:
+                n += len(list((p / "task").iterdir()))
+        except OSError:
+            continue
+    return n
+
+
 def launch_kernel(config_path: str, connection_file: str, extra: list[str]) -> None:
     """``exec`` bwrap running ``ipykernel`` with the student's private folders; never returns."""
     cfg = json.loads(Path(config_path).read_text())
@@ -379,7 +423,11 @@ def launch_kernel(config_path: str, connection_file: str, extra: list[str]) -> N
     for dest in (cwd, records, runtime):
         parents._parents(Path(dest))
     argv[i:i] = parents.args + extra_mounts
-    set_limits(memory_mb=int(cfg.get("memory_mb", 0)), cpu_seconds=int(cfg.get("cpu_seconds", 0)))
+    processes = PROCESS_LIMIT
+    if uid is None:  # the kernel keeps the grader's uid: the limit counts the grader's own processes too
+        processes += _processes_of(os.getuid())
+    set_limits(memory_mb=int(cfg.get("memory_mb", 0)), cpu_seconds=int(cfg.get("cpu_seconds", 0)),
+               processes=processes)
     os.execv(argv[0], argv)
 
 

@@ -65,6 +65,7 @@ class GradedCell:
     grade_id: str
     points: float
     calls: list | None  # [(exercise, hidden)] when catalogue-graded, else None
+    code: bool = True  # False: a written answer (markdown), graded by hand
 
 
 def graded_cells(root: Path, chapter: str) -> list[GradedCell]:
@@ -78,7 +79,8 @@ def graded_cells(root: Path, chapter: str) -> list[GradedCell]:
             meta = cell.metadata.get("nbgrader", {})
             if meta.get("grade"):
                 calls = grade_calls(cell.source) if cell.cell_type == "code" else None
-                cells.append(GradedCell(path.stem, meta.get("grade_id"), float(meta.get("points", 0)), calls))
+                cells.append(GradedCell(path.stem, meta.get("grade_id"), float(meta.get("points", 0)), calls,
+                                        cell.cell_type == "code"))
     return cells
 
 
