@@ -401,14 +401,47 @@ def test_train_live_trains_with_the_students_functions_and_leaves_params_alone(p
     _png(viz.plot_training(trained, losses, x, y, title="after 50 steps"))
 
 
-def test_learning_rates_too_small_good_and_diverging(problem):
+def test_learning_rates_too_small_good_and_too_large(problem):
     params, x, y = problem
     fig = viz.compare_learning_rates(stub, stub, params, x, y, lrs=(0.01, 1.0, 20.0), steps=60)
     small, good, large = (fig.losses[lr] for lr in (0.01, 1.0, 20.0))
     assert good[-1] < small[-1] < small[0]
-    assert viz.diverged(large) and not viz.diverged(good) and not viz.diverged(small)
-    assert len(fig.axes) == 6 and "diverged" in fig.axes[5].get_title()
+    assert len(fig.axes) == 6 and large[-1] > small[0]
     _png(fig)
+
+
+def test_the_too_large_panel_says_every_relu_died_instead_of_diverged():
+    # The chapter's run at lr = 20: the loss jumps, then sits flat (not infinite) because every
+    # hidden unit is dead. The panel used to call that "diverged".
+    x, y = data.spirals(100, n_classes=3, noise=0.2, rng=np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    params = {"W1": rng.standard_normal((2, 32)), "b1": np.zeros(32),
+              "W2": 0.1 * rng.standard_normal((32, 3)) / 4, "b2": np.zeros(3)}
+    fig = viz.compare_learning_rates(stub, stub, params, x, y, lrs=(0.01, 1.0, 20.0), steps=100)
+    large = fig.losses[20.0]
+    assert np.all(np.isfinite(large)) and abs(large[-1] - large[-3]) < 1e-2 * large[-1]
+    title = fig.axes[5].get_title()
+    assert "every ReLU dead" in title and "diverged" not in title
+    assert "every ReLU dead" not in fig.axes[4].get_title()
+    trained, _ = optim.gradient_descent(dense.two_layer_loss, params, x, y, 20.0, 100)
+    assert viz.dead_units(trained, x) == 32 and viz.dead_units(params, x) < 32
+
+
+def test_train_with_curves_records_training_beside_validation():
+    splits = backprop.digits_splits()
+    (x, y), (x_val, y_val) = splits["train"], splits["validation"]
+    x, y, x_val, y_val = x[:600], y[:600], x_val[:300], y_val[:300]
+    fig = viz.train_with_curves(stub, x, y, x_val, y_val, threshold=0.9)
+    assert "nnlib's" in fig.who and len(fig.recorder) == 8
+    assert fig.recorder.train_accuracy[-1] > fig.recorder.train_accuracy[0]
+    assert len(fig.axes[0].lines) == 2 and "validation" in fig.axes[1].get_title()
+    _png(fig)
+
+    def ignores_the_hook(x, y, rng, on_epoch=None):
+        return backprop.train_digits_reference(x, y, rng)
+
+    fig = viz.train_with_curves(ignores_the_hook, x, y, x_val, y_val)
+    assert fig.who == "your train_digits" and len(fig.recorder) == 1 and "final state only" in fig._suptitle.get_text()
 
 
 def test_learning_rate_widget_retrains_when_the_slider_moves(problem):

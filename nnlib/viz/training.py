@@ -12,7 +12,11 @@ figure exactly once and nothing stays open between calls.
 - ``train_live``: gradient descent in chunks, redrawing the boundary and the loss curve in place;
 - ``plot_training``: the static summary of a run (boundary and loss curve);
 - ``compare_learning_rates``: the same network trained with several learning rates, side by side;
-- ``learning_rate_widget``: a log-scale learning-rate slider that retrains and redraws.
+- ``learning_rate_widget``: a log-scale learning-rate slider that retrains and redraws;
+- ``dead_units``: how many ReLU units of a trained network output 0 everywhere (the learning-rate
+  panels say so when every unit died, rather than calling a flat loss "diverged");
+- ``EpochRecorder`` and ``train_with_curves``: the digits synthesis, training beside validation
+  (held-out) loss and accuracy per epoch.
 
 The two-layer network of the chapter has parameters ``{"W1": (D, H), "b1": (H,), "W2": (H, K),
 "b2": (K,)}`` and computes ``scores = relu(x @ W1 + b1) @ W2 + b2``. Shape letters: N points,
@@ -24,7 +28,7 @@ from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from nnlib import dense, gradcheck, optim
+from nnlib import dense, gradcheck, init, optim
 from nnlib.activations import relu, sigmoid
 from nnlib.viz import attempted, student_or_reference
 
@@ -398,8 +402,7 @@ def compare_learning_rates(gradient_descent, loss_fn, params, x, y, lrs=(0.01, 1
         runs[lr] = losses
         name = f" ({names[i]})" if names and i < len(names) else ""
         plot_decision_boundary(network_predictor(trained), x, y, axes[0, i], title=f"η = {lr:g}{name}")
-        plot_losses(losses, axes[1, i], title=("diverged: " if diverged(losses) else "") + f"final loss {losses[-1]:.3g}",
-                    log=True)
+        plot_losses(losses, axes[1, i], title=_run_title(trained, losses, x), log=True)
         axes[1, i].lines[0].set_color(CURVE_COLOURS[i % len(CURVE_COLOURS)])
     low = min(np.nanmin(_finite_prefix(v)) for v in runs.values())
     high = max(np.nanmax(_finite_prefix(v)) for v in runs.values())
@@ -417,7 +420,7 @@ def plot_learning_rate(gradient_descent, loss_fn, params, x, y, lr, *, steps=300
     fig = Figure(figsize=figsize, layout="constrained")
     ax_boundary, ax_loss = fig.subplots(1, 2)
     plot_decision_boundary(network_predictor(trained), x, y, ax_boundary, title=f"η = {lr:.3g}, {steps} steps")
-    plot_losses(losses, ax_loss, title=("diverged, " if diverged(losses) else "") + f"final loss {losses[-1]:.3g} ({who})")
+    plot_losses(losses, ax_loss, title=f"{_run_title(trained, losses, x)} ({who})")
     fig.losses = losses
     return fig
 
@@ -448,3 +451,106 @@ def learning_rate_widget(gradient_descent, loss_fn, params, x, y, *, steps=300, 
     slider.observe(redraw, names="value")
     redraw()
     return box
+
+
+# -- held-out data: the digits synthesis -----------------------------------------------------------
+
+
+def dead_units(params, x):
+    """How many hidden units of the two-layer network output 0 for every row of ``x`` (dead ReLUs).
+
+    A dead unit passes no gradient back (the ReLU's derivative is 0 wherever its input is <= 0), so
+    its weights stop changing: once every unit is dead, only ``b2`` still moves.
+
+    >>> params = {"W1": np.array([[1.0, -1.0]]), "b1": np.array([0.0, -5.0]), "W2": np.ones((2, 2)), "b2": np.zeros(2)}
+    >>> dead_units(params, np.array([[1.0], [2.0]]))
+    1
+    """
+    z1 = np.asarray(x, dtype=np.float64) @ params["W1"] + params["b1"]  # (N, H)
+    return int(np.sum(~np.any(z1 > 0, axis=0)))
+
+
+def _run_title(trained, losses, x):
+    """A loss panel's title that says truthfully what happened to the run."""
+    hidden = np.shape(trained["b1"])[0]
+    if not np.all(np.isfinite(losses)):
+        return "diverged: the loss overflowed"
+    if dead_units(trained, x) == hidden:
+        return f"every ReLU dead, loss stuck at {losses[-1]:.3g}"
+    return ("diverged: " if diverged(losses) else "") + f"final loss {losses[-1]:.3g}"
+
+
+class EpochRecorder:
+    """An ``on_epoch(params)`` hook: the loss and accuracy of the two-layer network on the training
+    and the validation data after each epoch, computed with nnlib's network (whoever trained it).
+
+    Attributes ``train_loss``, ``val_loss``, ``train_accuracy``, ``val_accuracy``: lists, one entry
+    per epoch.
+    """
+
+    def __init__(self, x_train, y_train, x_val, y_val):
+        self.data = {"train": (x_train, y_train), "val": (x_val, y_val)}
+        self.train_loss, self.val_loss, self.train_accuracy, self.val_accuracy = [], [], [], []
+
+    def __call__(self, params):
+        for split, (x, y) in self.data.items():
+            scores = network_predictor(params)(x)  # (N, K)
+            shifted = scores - scores.max(axis=1, keepdims=True)
+            log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            getattr(self, f"{split}_loss").append(float(-np.mean(log_probs[np.arange(len(y)), y])))
+            getattr(self, f"{split}_accuracy").append(float(np.mean(np.argmax(scores, axis=1) == y)))
+
+    def __len__(self):
+        return len(self.val_accuracy)
+
+
+def _reference_train_digits(x, y, rng, on_epoch=None):
+    """nnlib's answer to chapter 3's train_digits: 8 epochs of minibatch SGD on a 256-64-10 network."""
+    params = {"W1": init.he_normal((x.shape[1], 64), rng=rng), "b1": np.zeros(64),
+              "W2": 0.1 * init.he_normal((64, 10), rng=rng), "b2": np.zeros(10)}
+    return optim.minibatch_sgd(dense.two_layer_loss, params, x, y, lr=0.5, batch_size=50, epochs=8, rng=rng,
+                               on_epoch=on_epoch)[0]
+
+
+def train_with_curves(train_digits, x_train, y_train, x_val, y_val, *, seed=0, threshold=None, figsize=(9, 3.4)):
+    """Train with ``train_digits(x, y, rng, on_epoch)`` (yours; nnlib's while yours is not written),
+    recording after each epoch, and draw training beside validation: loss on the left, accuracy on the right.
+
+    Returns
+    -------
+    matplotlib.figure.Figure with attributes ``params`` (the trained parameters), ``recorder``
+    (an ``EpochRecorder``) and ``who`` (whose training ran).
+    """
+    recorder = EpochRecorder(x_train, y_train, x_val, y_val)
+    trained, who = None, "your train_digits"
+    if train_digits is not None:
+        try:
+            trained = train_digits(x_train, y_train, np.random.default_rng(seed), on_epoch=recorder)
+        except NotImplementedError:
+            trained = None
+    if trained is None:
+        recorder = EpochRecorder(x_train, y_train, x_val, y_val)
+        trained, who = _reference_train_digits(x_train, y_train, np.random.default_rng(seed), recorder), \
+            "nnlib's training (your train_digits is not written yet)"
+    note = ""
+    if len(recorder) == 0:  # on_epoch was never called: show the final state only
+        recorder(trained)
+        note = " (on_epoch was not called: the final state only)"
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax_loss, ax_accuracy = fig.subplots(1, 2)
+    epochs = np.arange(1, len(recorder) + 1)
+    for ax, what, label in ((ax_loss, "loss", "loss J"), (ax_accuracy, "accuracy", "accuracy")):
+        ax.plot(epochs, getattr(recorder, f"train_{what}"), "o-", color="tab:blue", lw=1.6, label="training")
+        ax.plot(epochs, getattr(recorder, f"val_{what}"), "o-", color="tab:orange", lw=1.6, label="validation (held out)")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(True, color="0.9")
+    if threshold is not None:
+        ax_accuracy.axhline(threshold, color="0.4", ls="--", lw=1, label=f"{threshold:.0%} needed")
+    ax_loss.set_title("Loss: training and validation", fontsize=10)
+    ax_accuracy.set_title(f"validation accuracy {recorder.val_accuracy[-1]:.1%}, training {recorder.train_accuracy[-1]:.1%}",
+                          fontsize=10)
+    ax_accuracy.legend(fontsize=8, loc="lower right")
+    fig.suptitle(f"{who}{note}", fontsize=10)
+    fig.params, fig.recorder, fig.who = trained, recorder, who
+    return fig
