@@ -1,0 +1,343 @@
+"""Chapter 5 (convolution): what the shared tests do not cover.
+
+- the notebook: points, the written question (and that its rubric stays out of the release), tags,
+  hints and predict prompts;
+- the catalogue: blame between conv_forward and conv_backward, calls to numpy's convolutions, the
+  encoding of conv_output_size's ValueError, views and dtypes, the tie rule of max pooling, the
+  geometry promise (every case tiles);
+- the plots and the widget, headless.
+
+The structure every chapter's notebook shares is tested in tests/test_notebook_structure.py; the
+notebook itself runs under nbval (``pytest --nbval-lax solutions/05_convolution``).
+"""
+
+import io
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import nbformat  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from test_notebook_structure import CHAPTERS, ROOT, cell_with_id, graded_cells, nbgrader, notebook  # noqa: E402
+
+from autograder.checks import Catalogue  # noqa: E402
+from autograder.exercises import convolution  # noqa: E402
+from nnlib import conv, data  # noqa: E402
+from nnlib.viz import convolution as viz  # noqa: E402
+
+pytestmark = pytest.mark.ch05
+
+(CHAPTER,) = [c for c in CHAPTERS if c.name == "05_convolution"]
+CATALOGUE = convolution.CATALOGUE
+UNGUARDED = Catalogue(CATALOGUE.chapter, CATALOGUE.exercises.values())  # nnlib's functions allowed, to build wrong answers
+TOTAL_POINTS = 25
+RELEASE = ROOT / "chapters" / "05_convolution" / "05_convolution.ipynb"
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError
+
+
+# -- the notebook ---------------------------------------------------------------------------------------
+
+
+def test_points_add_up_to_the_announced_total():
+    nb = notebook(CHAPTER)
+    assert sum(nbgrader(c)["points"] for c in graded_cells(nb)) == TOTAL_POINTS
+    assert f"{TOTAL_POINTS} points" in cell_with_id(nb, "intro_overview").source
+
+
+def test_the_written_question_is_a_manually_graded_markdown_cell_after_its_locked_question():
+    nb = notebook(CHAPTER)
+    answer = cell_with_id(nb, "written_weight_sharing")
+    meta = nbgrader(answer)
+    assert answer.cell_type == "markdown"
+    assert (meta["grade"], meta["solution"], meta["task"], meta["locked"], meta["points"]) == (True, True, False, False, 3)
+    assert answer.source.startswith("### BEGIN SOLUTION") and answer.source.endswith("### END SOLUTION")
+    assert "**Rubric (3 points):**" in answer.source
+    question = nb.cells[nb.cells.index(answer) - 1]
+    assert question.cell_type == "markdown" and nbgrader(question)["locked"] and "(3 points, graded by hand)" in question.source
+
+
+def test_the_release_keeps_the_rubric_and_solutions_out():
+    released = RELEASE.read_text()
+    assert "Rubric" not in released and "BEGIN SOLUTION" not in released and "BEGIN HIDDEN TESTS" not in released
+    assert "YOUR ANSWER HERE" in released
+    nb = nbformat.read(str(RELEASE), as_version=4)
+    assert sum("raise NotImplementedError()" in c.source for c in nb.cells if c.cell_type == "code") == len(CATALOGUE.exercises)
+
+
+def test_graded_code_cells_are_tagged_raises_exception():
+    for cell in graded_cells(notebook(CHAPTER)):
+        if cell.cell_type == "code":
+            assert "raises-exception" in cell.metadata.get("tags", []), nbgrader(cell)["grade_id"]
+
+
+@pytest.mark.parametrize("name", list(CATALOGUE.exercises))
+def test_every_statement_has_two_folded_hints_and_no_solution_code(name):
+    statement = cell_with_id(notebook(CHAPTER), f"{name}_statement").source
+    assert "<details><summary>Hint 1</summary>" in statement and "<details><summary>Hint 2</summary>" in statement
+    assert "```" not in statement  # hints give directions and key steps, never code
+
+
+def test_every_experiment_with_a_figure_or_a_measurement_is_preceded_by_a_prediction():
+    nb = notebook(CHAPTER)
+    experiments = ["viz.plot_riemann(", "viz.plot_kernels(", "viz.plot_shift_equivariance(", "times faster",
+                   "nn.train(", "correlate1d(signal", "conv_output_size(16", "ref.max_pool_backward(np.ones"]
+    for marker in experiments:
+        (index,) = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and marker in c.source]
+        before = [c for c in nb.cells[:index] if c.cell_type == "markdown"][-1]
+        assert before.source.lstrip().startswith("**Predict.**") or "\n**Predict.**" in before.source, marker
+
+
+def test_the_synthesis_states_its_held_out_threshold_and_checks_it():
+    nb = notebook(CHAPTER)
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and "nn.train(" in c.source]
+    assert cell.source.startswith("# NBVAL_CHECK_OUTPUT") and "x_val=x_held" in cell.source
+    text = "".join(o.get("text", "") for o in cell.outputs)
+    assert "the CNN reaches 90% held-out accuracy: True" in text and "the CNN beats the MLP on held-out digits: True" in text
+    assert re.search(r"CNN: \d+ parameters", text) and re.search(r"MLP: \d+ parameters", text)
+
+
+# -- the catalogue -------------------------------------------------------------------------------------
+
+
+def _solutions():
+    """Right answers written as a student would (not nnlib's functions)."""
+
+    def conv_forward(x, w, b, stride=1, pad=0):
+        n, c, h, wd = x.shape
+        f, _, kh, kw = w.shape
+        xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        out = np.zeros((n, f, (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1), dtype=x.dtype)
+        for index in np.ndindex(out.shape):
+            i, j = index[2] * stride, index[3] * stride
+            out[index] = np.sum(xp[index[0], :, i : i + kh, j : j + kw] * w[index[1]]) + b[index[1]]
+        return out, (x, w, stride, pad)
+
+    def conv_backward(dout, cache):
+        x, w, stride, pad = cache
+        _, _, h, wd = x.shape
+        kh, kw = w.shape[2:]
+        xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+        for n, f, i, j in np.ndindex(dout.shape):
+            rows, cols = slice(i * stride, i * stride + kh), slice(j * stride, j * stride + kw)
+            dxp[n, :, rows, cols] += dout[n, f, i, j] * w[f]
+            dw[f] += dout[n, f, i, j] * xp[n, :, rows, cols]
+        return dxp[:, :, pad : pad + h, pad : pad + wd], dw, dout.sum(axis=(0, 2, 3))
+
+    def max_pool_forward(x, kernel_size=2, stride=2):
+        windows = np.lib.stride_tricks.sliding_window_view(x, (kernel_size, kernel_size), axis=(2, 3))[:, :, ::stride, ::stride]
+        return windows.max(axis=(4, 5)), (x, kernel_size, stride)
+
+    def max_pool_backward(dout, cache):
+        x, k, s = cache
+        dx = np.zeros_like(x)
+        for n, c, i, j in np.ndindex(dout.shape):
+            u, v = np.unravel_index(np.argmax(x[n, c, i * s : i * s + k, j * s : j * s + k]), (k, k))
+            dx[n, c, i * s + u, j * s + v] += dout[n, c, i, j]
+        return dx
+
+    return locals()
+
+
+@pytest.mark.parametrize("name", ["conv_backward", "max_pool_backward"])
+def test_right_answers_get_no_spurious_note_from_the_numerical_gradient(name):
+    ours = _solutions()
+    for seed in range(6):
+        for hidden in (False, True):
+            report = CATALOGUE.evaluate(name, ours[name], ours[CATALOGUE[name].forward], seed=seed, hidden=hidden)
+            assert report.passed and "disagrees" not in report.message, str(report)
+
+
+def test_a_right_backward_of_a_wrong_forward_blames_the_forward():
+    ours = _solutions()
+
+    def forward_without_bias(x, w, b, stride=1, pad=0):
+        out, cache = ours["conv_forward"](x, w, np.zeros_like(b), stride, pad)
+        return out, cache
+
+    report = CATALOGUE.evaluate("conv_backward", ours["conv_backward"], forward_without_bias)
+    assert report.passed and "conv_forward" in report.message, str(report)
+    assert "your conv_forward disagrees with it" in report.message or "your conv_forward is wrong" in report.message
+
+
+def test_a_wrong_backward_consistent_with_a_wrong_forward_says_fix_the_forward_first():
+    ours = _solutions()
+
+    def doubled_forward(x, w, b, stride=1, pad=0):
+        out, cache = ours["conv_forward"](x, w, b, stride, pad)
+        return 2 * out, cache
+
+    def doubled_backward(dout, cache):
+        return tuple(2 * g for g in ours["conv_backward"](dout, cache))
+
+    report = CATALOGUE.evaluate("conv_backward", doubled_backward, doubled_forward)
+    assert report.status == "failed" and "fix conv_forward" in report.message, report.message
+
+
+def test_a_forward_that_returns_no_cache_is_explained():
+    report = CATALOGUE.evaluate("conv_forward", lambda x, w, b, stride=1, pad=0: _solutions()["conv_forward"](x, w, b, stride, pad)[0])
+    assert report.status == "failed" and "should return a pair (out, cache)" in report.message
+
+
+@pytest.mark.parametrize("name, answer", [
+    ("riemann_convolve", lambda f, g, dt: dt * np.convolve(f, g)),
+    ("convolve1d", lambda x, k, mode="full": np.convolve(x, k, mode)),
+    ("correlate1d", lambda x, k, mode="valid": np.correlate(x, k, mode)),
+    ("conv_forward_fast", lambda x, w, b, stride=1, pad=0: conv.conv2d_forward(x, w, b, stride, pad)[0]),
+    ("conv_output_size", lambda size, kernel_size, stride=1, pad=0: conv.output_size(size, kernel_size, stride, pad, strict=True)),
+])
+def test_calling_numpys_or_nnlibs_convolution_is_caught(name, answer):
+    report = CATALOGUE.evaluate(name, answer)
+    assert report.status == "failed" and "calls nnlib's answer" in report.message, report.message
+
+
+def test_output_size_other_exceptions_and_non_integers_are_reported():
+    def asserts(size, kernel_size, stride=1, pad=0):
+        assert (size + 2 * pad - kernel_size) % stride == 0
+        return (size + 2 * pad - kernel_size) // stride + 1
+
+    report = CATALOGUE.evaluate("conv_output_size", asserts)
+    assert report.status == "failed" and "raised AssertionError" in report.message
+
+    def float_division(size, kernel_size, stride=1, pad=0):
+        if kernel_size > size + 2 * pad or (size + 2 * pad - kernel_size) % stride:
+            raise ValueError("does not fit")
+        return (size + 2 * pad - kernel_size) / stride + 1
+
+    report = CATALOGUE.evaluate("conv_output_size", float_division)
+    assert report.status == "failed" and "should return an int, got float" in report.message
+
+
+def test_every_layer_case_tiles_exactly_as_the_statements_promise():
+    for name in ("conv_forward", "conv_backward", "conv_forward_fast"):
+        for index, case in enumerate(CATALOGUE[name].cases):
+            x, w, _, stride, pad, *_ = case.draw(np.random.default_rng(index))
+            for axis in (2, 3):
+                conv.output_size(x.shape[axis], w.shape[axis], stride, pad, strict=True)
+    for name in ("max_pool_forward", "max_pool_backward"):
+        for index, case in enumerate(CATALOGUE[name].cases):
+            x, kernel_size, stride, *_ = case.draw(np.random.default_rng(index))
+            for axis in (2, 3):
+                conv.output_size(x.shape[axis], kernel_size, stride, 0, strict=True)
+
+
+def test_a_vectorised_forward_that_assumes_a_contiguous_input_fails_on_the_view():
+    def assumes_contiguous(x, w, b, stride=1, pad=0):
+        xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        flat = np.frombuffer(np.asarray(x).data if x.flags.c_contiguous else x.tobytes(order="F"), dtype=x.dtype)
+        xp = np.pad(flat.reshape(x.shape), ((0, 0), (0, 0), (pad, pad), (pad, pad)))  # wrong for a transposed view
+        windows = np.lib.stride_tricks.sliding_window_view(xp, w.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
+        return np.einsum("nchwuv,fcuv->nfhw", windows, w) + b[:, None, None]
+
+    report = CATALOGUE.evaluate("conv_forward_fast", assumes_contiguous)
+    assert report.status == "failed" and "transposed (non-contiguous) view" in report.message, report.message
+
+
+def test_a_float64_result_for_float32_inputs_is_rejected():
+    ours = _solutions()
+
+    def float64_forward(x, w, b, stride=1, pad=0):
+        out, cache = ours["conv_forward"](x.astype(np.float64), w, b, stride, pad)
+        return out, cache
+
+    report = CATALOGUE.evaluate("conv_forward", float64_forward)
+    assert report.status == "failed" and "dtype float32" in report.message
+
+
+def test_the_tie_rule_is_checked_on_the_visible_cases():
+    """Every tie receiving the gradient is caught by the visible check, on a case with ties."""
+    every_tie = convolution.MAX_POOL_BACKWARD_MISTAKES[0].implementation
+    report = UNGUARDED.evaluate("max_pool_backward", every_tie, conv.max_pool_forward)
+    assert report.status == "failed" and "ties" in report.message and "first maximum" in report.message
+
+
+def test_an_unflipped_kernel_is_named_in_both_directions():
+    report = UNGUARDED.evaluate("convolve1d", lambda x, k, mode="full": conv.correlate1d(x, k, mode))
+    assert "this is a cross-correlation" in report.message
+    report = UNGUARDED.evaluate("correlate1d", lambda x, k, mode="valid": conv.convolve1d(x, k, mode))
+    assert "that was a convolution" in report.message
+
+
+# -- the plots and the widget, headless --------------------------------------------------------------
+
+
+def _png(fig):
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=30)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def digit():
+    return data.load_digits()["x_train"][0, 0].astype(np.float64)
+
+
+def test_riemann_errors_shrink_like_dt_for_boxes_and_reach_rounding_for_gaussians():
+    fig = viz.plot_riemann(stub, dts=[0.4, 0.2, 0.1, 0.05])
+    box = fig.errors["box * box"]
+    assert np.all(np.diff(box) < 0)
+    slope = np.polyfit(np.log(fig.dts), np.log(box), 1)[0]
+    assert 0.8 < slope < 1.2
+    assert fig.errors["Gaussian * Gaussian"][2] < 1e-12
+    assert "nnlib's" in fig.axes[2].get_title()
+    _png(fig)
+    mine = viz.plot_riemann(lambda f, g, dt: dt * np.convolve(f, g), dts=[0.2, 0.1])
+    assert "yours" in mine.axes[2].get_title()
+    missing_dt = viz.plot_riemann(lambda f, g, dt: np.convolve(f, g), dts=[0.2, 0.1])
+    assert np.all(missing_dt.errors["box * box"] > 1)  # a wrong answer shows in the plot
+
+
+def test_kernel_maps_use_the_students_forward_or_fall_back(digit):
+    fig = viz.plot_kernels(digit, stub)
+    assert "nnlib's" in fig._suptitle.get_text()
+    np.testing.assert_allclose(fig.maps["identity"], digit, atol=1e-12)
+    np.testing.assert_allclose(fig.maps["blur"][5, 5], digit[4:7, 4:7].mean(), rtol=1e-12)
+    _png(fig)
+    doubled = lambda x, w, b, stride=1, pad=0: (2 * conv.conv2d_forward(x, w, b, stride, pad)[0], None)  # noqa: E731
+    fig = viz.plot_kernels(digit, doubled)
+    assert "yours" in fig._suptitle.get_text()
+    np.testing.assert_allclose(fig.maps["identity"], 2 * digit, atol=1e-12)
+
+
+def test_shift_equivariance_holds_for_a_convolution_and_not_for_a_position_dependent_map(digit):
+    fig = viz.plot_shift_equivariance(digit, stub)
+    assert fig.gap < 1e-12
+    _png(fig)
+
+    def position_dependent(x, w, b, stride=1, pad=0):
+        out, cache = conv.conv2d_forward(x, w, b, stride, pad)
+        return out * np.linspace(0.5, 1.5, out.shape[-1]), cache
+
+    assert viz.shift_equivariance(digit, position_dependent)[2] > 1e-3
+
+
+def test_kernel_widget_redraws_with_the_typed_kernel_and_the_presets(digit):
+    pytest.importorskip("ipywidgets")
+    images = np.stack([digit, digit[::-1]])
+    box = viz.kernel_widget(images, stub)
+    first = box.figure
+    np.testing.assert_allclose(first.feature_map, viz._feature_map(conv.conv2d_forward, digit, viz.KERNELS["vertical edges"]))
+    box.preset.value = "identity"
+    np.testing.assert_allclose(box.figure.feature_map, digit, atol=1e-12)
+    box.cells[4].value = 2.0  # the centre
+    np.testing.assert_allclose(box.figure.feature_map, 2 * digit, atol=1e-12)
+    box.digit.value = 1
+    np.testing.assert_allclose(box.figure.feature_map, 2 * digit[::-1], atol=1e-12)
+    _png(box.figure)
+
+
+def test_histories_and_filters_plots():
+    history = {"loss": [1.0, 0.5], "accuracy": [0.5, 0.8], "val_loss": [1.1, 0.6], "val_accuracy": [0.4, 0.7]}
+    fig = viz.plot_histories({"CNN": history, "MLP": history})
+    assert len(fig.axes[0].get_lines()) == 4
+    _png(fig)
+    rng = np.random.default_rng(0)
+    fig = viz.plot_filters_and_maps(rng.standard_normal((4, 1, 3, 3)), np.zeros(4), rng.uniform(0, 1, (16, 16)))
+    assert fig.maps.shape == (4, 16, 16) and np.all(fig.maps >= 0)
+    _png(fig)
