@@ -206,6 +206,53 @@ def test_nnlibs_other_activations_are_forbidden_too():
     assert report.status == "failed" and "calls nnlib's answer" in report.message
 
 
+STUDENT_CODE = """
+def sigmoid(x):
+    return 1 / (1 + np.exp(-np.clip(x, -10, 10)))   # wrong far from 0, and no warning
+
+def sigmoid_derivative(x):
+    s = sigmoid(x)                                   # reuses the student's sigmoid, as the statement asks
+    return s * (1 - s)
+
+def tanh(x):
+    raise NotImplementedError()
+
+def tanh_derivative(x):
+    t = tanh(x)
+    return 1 - t * t
+"""
+
+
+def student_namespace():
+    namespace = {"np": np}
+    exec(STUDENT_CODE, namespace)  # noqa: S102 - a notebook's namespace, as the student's functions see it
+    return namespace
+
+
+@pytest.mark.parametrize("name, forward, note", [
+    ("sigmoid_derivative", "sigmoid", "Your sigmoid_derivative is right on nnlib's sigmoid, but your sigmoid is wrong"),
+    ("tanh_derivative", "tanh", "Your tanh_derivative is right on nnlib's tanh, but your tanh still raises NotImplementedError"),
+])
+def test_a_derivative_is_never_charged_for_its_forwards_fault(name, forward, note):
+    """A derivative that calls the student's forward by name is checked on nnlib's forward when the
+    student's is wrong or unwritten, and the note names the forward. Before: the derivative failed."""
+    if not hasattr(Catalogue, "judge"):
+        pytest.skip("this check engine does not run a backward on nnlib's forward yet")
+    namespace = student_namespace()
+    original = namespace[forward]
+    for hidden in (False, True):
+        report = CATALOGUE.evaluate(name, namespace[name], namespace[forward], hidden=hidden)
+        assert report.passed and note in report.message, str(report)
+    assert namespace[forward] is original  # the student's name is bound back after the check
+
+
+def test_a_derivative_runs_as_written_when_its_forward_is_right():
+    namespace = student_namespace()
+    exec("def sigmoid(x):\n    e = np.exp(-np.abs(x))\n    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))", namespace)  # noqa: S102
+    report = CATALOGUE.evaluate("sigmoid_derivative", namespace["sigmoid_derivative"], namespace["sigmoid"])
+    assert report.passed and "nnlib's sigmoid" not in report.message, str(report)
+
+
 def _family(case, seed=0):
     """What a case's first array is like: dtype, number of axes, contiguity, and whether it holds |x| >= 100."""
     array = case.draw(np.random.default_rng(seed))[0]

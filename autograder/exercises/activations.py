@@ -60,6 +60,55 @@ def derivative_of_own_forward(kinks=()):
     return numerical
 
 
+def _student_namespace(function, name):
+    """The global namespace in which the student's ``function`` looks up ``name``, or None.
+
+    Looks through the wrappers a check may put around the function (``__wrapped__``, closures), and
+    never returns the namespace of nnlib or of the autograder.
+    """
+    todo, seen = [function], set()
+    while todo:
+        f = todo.pop()
+        if id(f) in seen or not callable(f):
+            continue
+        seen.add(id(f))
+        namespace = getattr(f, "__globals__", None)
+        if namespace is not None and name in namespace and not str(namespace.get("__name__", "")).startswith(("nnlib", "autograder")):
+            return namespace
+        for cell in getattr(f, "__closure__", None) or ():
+            try:
+                todo.append(cell.cell_contents)
+            except ValueError:  # an empty cell
+                pass
+        if getattr(f, "__wrapped__", None) is not None:
+            todo.append(f.__wrapped__)
+    return None
+
+
+def forward_by_name(forward_name):
+    """How a derivative exercise is run: ``derivative(x, *params)`` with the name of its forward
+    (``sigmoid`` for ``sigmoid_derivative``, which the statement asks to reuse) bound, for the call,
+    to the forward the check passes.
+
+    The check passes the student's forward (or a spy around it), and nnlib's when the student's is
+    wrong: a derivative that calls its forward by name is then checked on nnlib's forward, and is
+    never charged for its forward's fault. Where the name is not found, the derivative runs as it is.
+    """
+
+    def run(function, forward, *args):
+        namespace = _student_namespace(function, forward_name) if forward is not None else None
+        if namespace is None or namespace.get(forward_name) is forward:
+            return function(*args)
+        original = namespace[forward_name]
+        namespace[forward_name] = forward
+        try:
+            return function(*args)
+        finally:
+            namespace[forward_name] = original
+
+    return run
+
+
 def slope(rng):
     return (float(rng.uniform(0.01, 0.3)),)
 
@@ -179,6 +228,7 @@ EXERCISES = (
         ref.sigmoid_derivative,
         elementwise_cases(),
         forward="sigmoid",
+        run=forward_by_name("sigmoid"),
         numerical=derivative_of_own_forward(),
         mistakes=(
             Mistake("the derivative is written as sigmoid(x) * (1 - x): it is sigmoid(x) * (1 - sigmoid(x))", lambda x: ref.sigmoid(x) * (1 - x)),
@@ -201,6 +251,7 @@ EXERCISES = (
         ref.tanh_derivative,
         elementwise_cases(),
         forward="tanh",
+        run=forward_by_name("tanh"),
         numerical=derivative_of_own_forward(),
         mistakes=(
             Mistake("1 - x**2 is the derivative in terms of the output t = tanh(x), not the input x", lambda x: 1 - x**2),
@@ -223,6 +274,7 @@ EXERCISES = (
         ref.relu_derivative,
         elementwise_cases(),
         forward="relu",
+        run=forward_by_name("relu"),
         numerical=derivative_of_own_forward(kinks=(0.0,)),
         mistakes=(
             Mistake("the gradient is passed where x < 0 too: it is 0 there", lambda x: np.ones_like(x)),
@@ -247,6 +299,7 @@ EXERCISES = (
         ref.leaky_relu_derivative,
         elementwise_cases(parameter=slope),
         forward="leaky_relu",
+        run=forward_by_name("leaky_relu"),
         numerical=derivative_of_own_forward(kinks=(0.0,)),
         mistakes=(
             Mistake("the derivative is 0 for x <= 0: for leaky ReLU it is the slope", lambda x, a: (x > 0).astype(x.dtype)),
@@ -273,6 +326,7 @@ EXERCISES = (
         ref.elu_derivative,
         elementwise_cases(parameter=alpha),
         forward="elu",
+        run=forward_by_name("elu"),
         numerical=derivative_of_own_forward(kinks=(0.0,)),
         mistakes=(
             Mistake("np.where evaluates both branches: alpha * exp(x) overflows for large positive x unless exp sees min(x, 0)",
