@@ -468,6 +468,8 @@ def tbptt_cases():
         Case("T = 10 in chunks of 4 (a last chunk of 2), 1 epoch, no clipping", draw(2, 10, 1, 3, 1, 4, 1, None)),
         Case("T = 9 in chunks of 3, 3 epochs, clipping at max_norm = 0.05", draw(4, 9, 2, 5, 2, 3, 3, 0.05)),
         Case("one chunk holding the whole sequence (T = 6, chunk 6), 2 epochs", draw(2, 6, 1, 4, 1, 6, 2, None)),
+        Case("T = 8 in chunks of 3, 1 epoch, max_norm = 1000 (never reached: nothing is scaled)",
+             draw(2, 8, 2, 3, 1, 3, 1, 1000.0)),
         Case("T = 14 in chunks of 5, 2 epochs, max_norm = 0.02", draw(3, 14, 2, 6, 1, 5, 2, 0.02), hidden=True),
         Case("T = 8 in chunks of 1, 2 epochs, no clipping", draw(2, 8, 1, 3, 1, 1, 2, None), hidden=True),
         Case("T = 12 in chunks of 4, 3 epochs, max_norm = 1000 (never reached)", draw(3, 12, 3, 4, 2, 4, 3, 1000.0), hidden=True),
