@@ -314,11 +314,11 @@ def run_batchnorm_forward(function, forward, x, gamma, beta, running, training, 
     entries = dict(given)
     out, _, new = _tuple(function(x, gamma, beta, given, training, momentum, eps),
                          "batchnorm_forward", ("out", "cache", "new_running"))
-    _require_untouched(given, entries, "batchnorm_forward", "running")
     for key in ("mean", "var"):
-        if not np.array_equal(given[key], running[key]):
+        if given.get(key) is entries[key] and not np.array_equal(given[key], running[key]):
             raise DictModified(f'batchnorm_forward modified running["{key}"] in place: return the new running '
                                f"statistics in a new dict and leave the one passed in as it was.")
+    _require_untouched(given, entries, "batchnorm_forward", "running")
     mean, var = _unpack(new, "batchnorm_forward", "new_running as a dict", keys=("mean", "var"))
     return out, mean, var
 
@@ -516,7 +516,7 @@ def minibatch_cases():
 ACTIVATIONS = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh}
 
 
-def spread_through_layers(init_fn, activation, width, depth, seed, n=200, d=256):
+def spread_through_layers(init_fn, activation, width, depth, seed, n=200, d=300):
     """Standard deviation of the pre-activations ``z = h @ w`` of each of ``depth`` layers (no bias),
     from standard normal inputs of shape (n, d), each w drawn by ``init_fn(fan_in, fan_out, activation, rng)``."""
     rng = np.random.default_rng(seed)
@@ -586,10 +586,11 @@ def init_cases():
 def digits_accuracy(params, x_train, x_val, y_val):
     """Held-out accuracy of affine - batchnorm - ReLU - affine, in evaluation mode: the batchnorm
     statistics are those of the whole training set (population statistics), dropout is off."""
+    # Computed here rather than with nnlib's batchnorm_forward: this runs while the check watches for
+    # calls to the functions the chapter asks students to write.
     z = x_train @ params["W1"] + params["b1"]
-    running = {"mean": z.mean(axis=0), "var": z.var(axis=0)}
-    h, _, _ = normalization.batchnorm_forward(x_val @ params["W1"] + params["b1"], params["gamma"], params["beta"],
-                                              running, training=False)
+    mean, var = z.mean(axis=0), z.var(axis=0)
+    h = params["gamma"] * (x_val @ params["W1"] + params["b1"] - mean) / np.sqrt(var + 1e-5) + params["beta"]
     scores = np.maximum(h, 0) @ params["W2"] + params["b2"]
     return float(np.mean(np.argmax(scores, axis=1) == y_val))
 
