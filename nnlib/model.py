@@ -204,15 +204,21 @@ class Conv2D(Layer):
 
 
 class MaxPool(Layer):
-    """Max pooling over ``size`` x ``size`` windows: (N, C, H, W) -> (N, C, H_out, W_out)."""
+    """Max pooling over ``kernel_size`` x ``kernel_size`` windows: (N, C, H, W) -> (N, C, H_out, W_out).
 
-    def __init__(self, size=2, stride=2):
+    ``size`` is the old name of ``kernel_size``, still accepted (as in ``conv.max_pool_forward``).
+    """
+
+    def __init__(self, kernel_size=None, stride=2, *, size=None):
         super().__init__()
-        self.size, self.stride = size, stride
+        if size is not None and kernel_size is not None and size != kernel_size:
+            raise ValueError(f"kernel_size={kernel_size} and its old name size={size} disagree; pass kernel_size only.")
+        self.kernel_size = next((k for k in (kernel_size, size) if k is not None), 2)
+        self.stride = stride
 
     def forward(self, x, *, training, rng=None):
         """The maximum of each window: (N, C, H, W) -> (N, C, H_out, W_out); the same in both modes."""
-        out, self._cache = conv.max_pool_forward(x, self.size, self.stride)
+        out, self._cache = conv.max_pool_forward(x, self.kernel_size, self.stride)
         return out
 
     def backward(self, dout, *, input_grad=True):
@@ -220,7 +226,7 @@ class MaxPool(Layer):
         return conv.max_pool_backward(dout, self._cache)
 
     def __repr__(self):
-        return f"MaxPool(size={self.size}, stride={self.stride})"
+        return f"MaxPool(kernel_size={self.kernel_size}, stride={self.stride})"
 
 
 class Flatten(Layer):

@@ -298,3 +298,13 @@ def test_layers_take_rng_by_keyword_and_draw_from_it():
     np.testing.assert_array_equal(a, b)
     c = Conv2D(1, 2, 3, rng=np.random.default_rng(1)).params["w"]
     assert c.shape == (2, 1, 3, 3)
+
+
+def test_max_pool_takes_kernel_size_and_still_its_old_name_size():
+    x = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
+    expected = MaxPool(3, 3).forward(x, training=False)
+    np.testing.assert_array_equal(MaxPool(kernel_size=3, stride=3).forward(x, training=False), expected)
+    np.testing.assert_array_equal(MaxPool(size=3, stride=3).forward(x, training=False), expected)
+    assert MaxPool().kernel_size == 2 and repr(MaxPool(3, 1)) == "MaxPool(kernel_size=3, stride=1)"
+    with pytest.raises(ValueError, match="disagree"):
+        MaxPool(kernel_size=2, size=3)
