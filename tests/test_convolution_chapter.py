@@ -341,3 +341,26 @@ def test_histories_and_filters_plots():
     fig = viz.plot_filters_and_maps(rng.standard_normal((4, 1, 3, 3)), np.zeros(4), rng.uniform(0, 1, (16, 16)))
     assert fig.maps.shape == (4, 16, 16) and np.all(fig.maps >= 0)
     _png(fig)
+
+
+def test_a_forward_with_loops_over_the_output_positions_fails_the_vectorised_exercise():
+    loops = _solutions()["conv_forward"]
+
+    def fast_in_name_only(x, w, b, stride=1, pad=0):
+        n, c, h, wd = x.shape
+        f, _, kh, kw = w.shape
+        xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        out = np.zeros((n, f, (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1), dtype=x.dtype)
+        for i in range(out.shape[2]):  # the batch and the filters vectorised, the positions looped
+            for j in range(out.shape[3]):
+                window = xp[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
+                out[:, :, i, j] = np.einsum("ncuv,fcuv->nf", window, w) + b
+        return out
+
+    before = __import__("sys").gettrace()
+    for hidden in (False, True):
+        report = CATALOGUE.evaluate("conv_forward_fast", fast_in_name_only, hidden=hidden)
+        assert report.status == "failed" and "lines of Python" in report.message and "many output positions" in report.message, str(report)
+    assert __import__("sys").gettrace() is before  # the line counter leaves the tracer as it was
+    report = CATALOGUE.evaluate("conv_forward_fast", lambda x, w, b, stride=1, pad=0: loops(x, w, b, stride, pad)[0])
+    assert report.status == "failed" and "lines of Python" in report.message

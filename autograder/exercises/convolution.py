@@ -21,6 +21,9 @@ promise it). Only the layers promise "the dtype of x" (float32 cases); the 1-D f
 return float64.
 """
 
+import os
+import sys
+
 import numpy as np
 
 from autograder.checks import Case, Catalogue, Exercise, Mistake
@@ -349,6 +352,16 @@ def conv_cases(with_dout=False):
     )
 
 
+def fast_cases():
+    """Cases with many output positions, where the check counts the lines conv_forward_fast runs."""
+    return (
+        Case("many output positions (N = 4, C = 1, 12x12 input, 2x2 kernel): the check counts the lines of Python "
+             "your function runs", _geometry(4, 1, 12, 12, 3, 2, 2)),
+        Case("many output positions (N = 3, C = 2, 10x14 input, 3x3 kernel, pad 1): the check counts the lines",
+             _geometry(3, 2, 10, 14, 4, 3, 3, 1, 1), hidden=True),
+    )
+
+
 def _conv_loops(x, w, b, stride, pad, *, flip=False, channel_axis_swapped=False, pad_top_left_only=False,
                 stride_in_windows=True, bias=True):
     """The forward by loops, right or with one of the mistakes (nnlib's reference is conv2d_forward_naive)."""
@@ -453,8 +466,9 @@ CONV_BACKWARD_MISTAKES = (
             _conv_backward_mistake(batch_sum=False)),
     Mistake("db is not summed over space: the bias is added at every output position, so db[f] sums dout[:, f] over N, "
             "H_out and W_out", _conv_backward_mistake(db_over_space=False)),
-    Mistake("dx is built with the flipped filters: each window's gradient is dout[n, f, i, j] * w[f] as it is "
-            "(written as a full convolution of dout, that is the flipped filter, flipped back)", _conv_backward_mistake(flip_dx=True)),
+    Mistake("dx is computed without the flip: it is a full convolution of dout with the filters (a correlation with the "
+            "flipped filters); as a correlation with w as it is, each window's gradient comes out upside down "
+            "(window (i, j) must receive dout[n, f, i, j] * w[f], unflipped)", _conv_backward_mistake(flip_dx=True)),
     Mistake("overlapping windows overwrite dx: a pixel in several windows gets the sum of their gradients (+=, not =)",
             _conv_backward_mistake(accumulate=False)),
     Mistake("dx keeps the padding: crop the P rows and columns added on each side, dx has the shape of x",
@@ -497,6 +511,71 @@ CONV_FAST_MISTAKES = (
     Mistake("the kernel is flipped: a convolutional layer computes a cross-correlation",
             lambda x, w, b, stride=1, pad=0: _fast_mistake()(x, w[:, :, ::-1, ::-1], b, stride, pad)),
 )
+
+
+#: A vectorised forward may loop over the kernel's offsets and run a few setup lines; on a case with many output
+#: positions, more lines than this (plus 3 per kernel offset) means a loop over the output positions.
+FAST_LINE_ALLOWANCE = 100
+#: The rule applies to the cases with at least this many output positions N * H_out * W_out.
+FAST_MIN_POSITIONS = 200
+
+
+class LoopsOverPositions(Exception):
+    """The student's conv_forward_fast ran a Python line per output position."""
+
+
+#: Code in these folders is not the student's: numpy, the standard library, nnlib and the checks themselves
+#: (which may wrap the student's function).
+_LIBRARY_FOLDERS = tuple(
+    os.path.dirname(os.path.abspath(path)) + os.sep
+    for path in (np.__file__, os.__file__, conv.__file__, os.path.dirname(os.path.abspath(__file__)))
+)
+
+
+def _is_library(filename):
+    return os.path.abspath(filename).startswith(_LIBRARY_FOLDERS)
+
+
+def _count_lines(function, *args):
+    """``(result, number of lines of the student's code run by function(*args))``; the tracer before is restored.
+
+    Lines in numpy, the standard library, nnlib and autograder are not counted.
+    """
+    count = 0
+
+    def local(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+        return local
+
+    def tracer(frame, event, arg):
+        return None if _is_library(frame.f_code.co_filename) else local
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        result = function(*args)
+    finally:
+        sys.settrace(previous)
+    return result, count
+
+
+def run_fast(function, forward, x, w, b, stride, pad):
+    """Call conv_forward_fast; on a case with many output positions, fail it if it ran a line per position."""
+    n, _, h, wd = x.shape
+    kh, kw = w.shape[2:]
+    positions = n * ((h + 2 * pad - kh) // stride + 1) * ((wd + 2 * pad - kw) // stride + 1)
+    if positions < FAST_MIN_POSITIONS:
+        return function(x, w, b, stride, pad)
+    out, lines = _count_lines(function, x, w, b, stride, pad)
+    limit = FAST_LINE_ALLOWANCE + 3 * kh * kw
+    if lines > limit:
+        raise LoopsOverPositions(
+            f"it ran {lines} lines of Python for {positions} output positions (at most {limit} are expected): "
+            f"loop over the kernel's {kh * kw} offsets, not over the batch or the output positions"
+        )
+    return out
 
 
 # -- max pooling ---------------------------------------------------------------------------------------
@@ -681,7 +760,8 @@ EXERCISES = (
     Exercise(
         "conv_forward_fast",
         lambda x, w, b, stride, pad: conv.conv2d_forward(x, w, b, stride, pad)[0],
-        conv_cases(),
+        conv_cases() + fast_cases(),
+        run=run_fast,
         solution=lambda x, w, b, stride, pad: conv.conv2d_forward(x, w, b, stride, pad)[0],
         arg_names=("x", "w", "b", "stride", "pad"),
         mistakes=CONV_FAST_MISTAKES,
