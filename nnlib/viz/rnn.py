@@ -121,7 +121,7 @@ def plot_gradient_norms(rnn_forward=None, rnn_backward=None, radii=RADII, *, T=4
                     label=f"spectral radius {radius:g}")
     ax.set_xlabel("lag T - t (steps back in time)")
     ax.set_ylabel(r"$\|\partial h_T / \partial h_t\|$")
-    ax.set_title(f"{activation}, input scale {input_scale:g} ({who} BPTT)", fontsize=10)
+    ax.set_title(f"{activation}, input scale {input_scale:g}; forward and BPTT: {who}", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8)
     target = fig if fig is not None else ax.figure
@@ -166,8 +166,8 @@ def spectral_radius_widget(rnn_forward=None, rnn_backward=None, *, T=40, radius=
         ax.semilogy(lags, np.maximum(norms, 1e-300), color="tab:purple", lw=2, label=f"ρ = {slider.value:.2f}")
         ax.set_xlabel("lag T - t")
         ax.set_ylabel(r"$\|\partial h_T / \partial h_t\|$")
-        ax.set_title(f"{activation.value}, input scale {scale.value:g} ({rnn_functions(rnn_forward, rnn_backward)[2]} BPTT)",
-                     fontsize=10)
+        ax.set_title(f"{activation.value}, input scale {scale.value:g}; forward and BPTT: "
+                     f"{rnn_functions(rnn_forward, rnn_backward)[2]}", fontsize=10)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
         fig.norms = norms
