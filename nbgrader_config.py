@@ -3,6 +3,10 @@
 Used by stock ``nbgrader`` commands run from the repository root and copied by ``python -m autograder``
 into every temporary course folder it runs nbgrader in (paths are then given on the command line).
 Do not set ``CourseDirectory.root`` here: it defaults to the current folder.
+
+Stock ``nbgrader autograde`` runs student code with your rights and decides each test cell inside the
+student's kernel. ``python -m autograder grade`` runs each kernel in a sandbox and decides the points
+outside it (it adds its own settings to a private copy of this file; see autograder/grading.py).
 """
 
 c = get_config()  # noqa: F821 (injected by traitlets)

@@ -117,7 +117,7 @@ def sandbox_uid(slot: int) -> int | None:
 
 
 def bwrap_argv(*, workdir: Path, writable: list[Path], overlays: dict | None = None, uid: int | None,
-               env: dict, command: list[str]) -> list[str]:
+               env: dict, command: list[str], split: bool = False):
     """The full command line: ``bwrap ... [drop to uid] command``.
 
     ``workdir`` is the kernel's working folder (one of ``writable``); ``overlays`` maps paths of the
@@ -144,11 +144,9 @@ def bwrap_argv(*, workdir: Path, writable: list[Path], overlays: dict | None = N
     if uid is not None:
         # bwrap runs privileged (as root, no user namespace) to set up the mounts; the kernel then
         # drops to its own uid: no capabilities left, no_new_privs (set by bwrap) keeps it that way.
-        argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", sys.executable, "-I", "-S", "-c",
-                 _DROP, str(uid), *command]
-    else:
-        argv += command
-    return argv
+        argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        command = [sys.executable, "-I", "-S", "-c", _DROP, str(uid), *command]
+    return (argv, command) if split else argv + command
 
 
 _DROP = ("import os, sys; u = int(sys.argv[1]); os.setgroups([]); os.setresgid(u, u, u); "
@@ -351,15 +349,16 @@ def kernelspec(config: Path) -> dict:
 
 def _copy_workdir(src: Path, dest: Path, uid: int | None) -> None:
     """The kernel's working folder: a copy of the notebook's folder (the chapter's files and the
-    student's own), owned by the kernel's uid."""
+    student's own), owned by the kernel's uid. Never the notebooks: the one nbgrader is executing
+    holds the test cells as restored from the gradebook, hidden tests included."""
     dest.mkdir(parents=True, exist_ok=True)
     if src.is_dir():
         for item in src.iterdir():
             target = dest / item.name
-            if target.exists() or item.is_symlink():
+            if target.exists() or item.is_symlink() or item.suffix == ".ipynb":
                 continue
             if item.is_dir():
-                shutil.copytree(item, target, symlinks=True)
+                shutil.copytree(item, target, symlinks=True, ignore=shutil.ignore_patterns("*.ipynb"))
             elif item.is_file():
                 shutil.copyfile(item, target)
     _chown_tree(dest, uid)
@@ -412,7 +411,8 @@ def launch_kernel(config_path: str, connection_file: str, extra: list[str]) -> N
     command = [sys.executable, "-m", "ipykernel_launcher", "-f", str(conn), *extra]
     overlays = {Path(k): Path(v) for k, v in cfg.get("overlays", {}).items()}
     # The kernel's folder is its scratch copy, mounted where nbgrader expects the notebook's folder.
-    argv = bwrap_argv(workdir=cwd, writable=[], uid=uid, env=env, command=command, overlays=overlays)
+    argv, command = bwrap_argv(workdir=cwd, writable=[], uid=uid, env=env, command=command, overlays=overlays,
+                               split=True)
     i = argv.index("--chdir")
     extra_mounts = []
     for src, dest in ((scratch, cwd), (records, records), (runtime, runtime)):
@@ -428,7 +428,13 @@ def launch_kernel(config_path: str, connection_file: str, extra: list[str]) -> N
         processes += _processes_of(os.getuid())
     set_limits(memory_mb=int(cfg.get("memory_mb", 0)), cpu_seconds=int(cfg.get("cpu_seconds", 0)),
                processes=processes)
-    os.execv(argv[0], argv)
+    # bwrap's options go through a memory file (``--args FD``, closed by bwrap), so that the sandbox's
+    # pid 1 shows no paths in /proc/1/cmdline; and bwrap gets an empty environment (/proc/1/environ).
+    fd = os.memfd_create("bwrap-args", 0)
+    os.write(fd, b"".join(a.encode() + b"\0" for a in argv[1:]))
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.set_inheritable(fd, True)
+    os.execve(argv[0], [argv[0], "--args", str(fd), *command], {"PATH": "/usr/bin:/bin"})
 
 
 def main(argv: list[str]) -> int:

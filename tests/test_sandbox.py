@@ -209,9 +209,19 @@ def test_no_feedback_shows_solutions_or_hidden_tests(hostile):
     for html in htmls:
         text = html.read_text()
         for secret in (SOLUTION_SENTINEL, HIDDEN_SENTINEL, "BEGIN SOLUTION", "BEGIN HIDDEN TESTS"):
-            if secret == SOLUTION_SENTINEL and html.parts[-3].endswith("perfect"):
+            if secret in (SOLUTION_SENTINEL, "BEGIN SOLUTION") and html.parts[-3].endswith("perfect"):
                 continue  # the solution notebook submitted as is: its own cell, not a leak
             assert secret not in text, (html, secret)
+
+
+def test_the_secrets_were_out_of_reach(hostile):
+    """What the read_secrets attacker printed (its cells' outputs): no solution, no hidden test."""
+    student = next(s for s in hostile["attackers"] if s.endswith("read_secrets"))
+    path = hostile["course_dir"] / "autograded" / student / CHAPTER / f"{CHAPTER}.ipynb"
+    outputs = str([o for c in nbformat.read(str(path), as_version=4).cells for o in c.get("outputs", [])])
+    assert "environment:" in outputs or "found" in outputs  # it ran
+    for secret in (SOLUTION_SENTINEL, HIDDEN_SENTINEL, "BEGIN SOLUTION", "BEGIN HIDDEN TESTS"):
+        assert secret not in outputs, secret
 
 
 def test_report_states_the_sandbox_first(hostile):

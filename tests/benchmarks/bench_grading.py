@@ -13,7 +13,10 @@ untouched release, the solutions with every other exercise put back to its stub)
    other), with the course's ``nbgrader_config.py`` and a gradebook made beforehand by
    ``nbgrader generate_assignment`` (not timed: it is part of releasing);
 3. ours: ``autograder.grading.grade`` with ``--jobs`` (default: cores), without feedback so that it
-   does the same work as stock; its time includes making its own template gradebook.
+   does the same work as stock; its time includes making its own template gradebook. Each kernel runs
+   in the sandbox (bubblewrap) and the verdicts are judged outside it;
+4. ours with ``--unsafe-no-sandbox`` (same pipeline, kernels not in bubblewrap), and a bare start of
+   Python inside and outside bwrap: the sandbox's own cost per submission.
 
 Reports both times, the ratio, and the overhead per notebook beyond executing its cells. Scores must
 agree between the two gradebooks. Not a test (it takes minutes); nothing is written to the repo.
@@ -102,8 +105,30 @@ def _scores(db: Path, chapter: str, course_id: str) -> dict:
         return {s.student.id: s.score for s in gb.find_assignment(chapter).submissions}
 
 
+def _bare_bwrap(n: int = 10) -> tuple[float, float]:
+    """Median seconds of ``python -c pass``, outside and inside the sandbox (setup and teardown only)."""
+    from autograder import sandbox
+
+    with tempfile.TemporaryDirectory(prefix="nn-bench-bwrap-") as d:
+        d = Path(d)
+        uid = sandbox.sandbox_uid(0)
+        if uid is not None:
+            os.chown(d, uid, uid)
+        inside = sandbox.bwrap_argv(workdir=d, writable=[d], uid=uid, env={"PATH": "/usr/bin:/bin"},
+                                    command=[sys.executable, "-I", "-c", "pass"])
+        times = {}
+        for name, cmd in (("outside", [sys.executable, "-I", "-c", "pass"]), ("inside", inside)):
+            ts = []
+            for _ in range(n):
+                t = time.perf_counter()
+                subprocess.run(cmd, check=True)
+                ts.append(time.perf_counter() - t)
+            times[name] = statistics.median(ts)
+    return times["outside"], times["inside"]
+
+
 def _ours(course: Path, chapter: str, subs: Path, out: Path, jobs: int, full_imports: bool = False,
-          fork: bool = True):
+          fork: bool = True, unsafe: bool = False):
     from autograder import grading, nbg
 
     old = os.environ.get("NN_COURSE_FULL_IMPORTS")
@@ -112,7 +137,7 @@ def _ours(course: Path, chapter: str, subs: Path, out: Path, jobs: int, full_imp
     try:
         t = time.perf_counter()
         result = grading.grade(course, chapter, subs, out, jobs=jobs, timeout=600, feedback=False,
-                               progress=False, fork=fork)
+                               progress=False, fork=fork, unsafe_no_sandbox=unsafe)
         seconds = time.perf_counter() - t
     finally:
         if full_imports:
@@ -177,6 +202,14 @@ def main(argv=None) -> int:
         print(f"  stock: {med - exec_mean:+.2f} s  (median time per student minus execution)")
         print(f"  ours:  {per_nb - exec_mean:+.2f} s  (median per-student time {per_nb:.2f} s, "
               f"{args.jobs} at once, minus execution alone)")
+        t_open, r_open, open_scores = _ours(course, args.chapter, subs, work / "ours-unsafe", args.jobs, unsafe=True)
+        per_open = statistics.median(o.seconds for o in r_open.outcomes)
+        assert open_scores == our_scores, "sandboxed and unsandboxed gradebooks disagree"
+        out_t, in_t = _bare_bwrap()
+        print(f"ours with --unsafe-no-sandbox: {t_open:.1f} s = {t_open / args.n:.2f} s/notebook")
+        print(f"the sandbox's own cost: {(t_ours - t_open) / args.n:+.2f} s per submission in the batch's wall "
+              f"time; {per_nb - per_open:+.2f} s on the median per-student time ({per_nb:.2f} s vs "
+              f"{per_open:.2f} s); bare python -c pass: {in_t * 1000:.0f} ms in bwrap vs {out_t * 1000:.0f} ms")
         if args.ablation:
             t_exec, _, _ = _ours(course, args.chapter, subs, work / "ours-exec", args.jobs, fork=False)
             print(f"ours with --no-fork (a new nbgrader process per student): {t_exec:.1f} s "

@@ -143,8 +143,10 @@ except OSError:
     "read_secrets": '''
 import os
 _found = []
-for _top in ("/tmp", "/work", "/root", "/home", "/srv", "/var/tmp", os.getcwd() + "/.."):
+for _top in ("/tmp", "/root", "/home", "/srv", "/var/tmp", os.getcwd(), os.getcwd() + "/..",
+             os.path.dirname(os.path.dirname(__import__("autograder").__file__))):
     for _dir, _subs, _files in os.walk(_top):
+        _subs[:] = [d for d in _subs if d not in (".venv", "site-packages", "node_modules")]
         for _f in _files:
             _p = os.path.join(_dir, _f)
             try:
@@ -152,9 +154,11 @@ for _top in ("/tmp", "/work", "/root", "/home", "/srv", "/var/tmp", os.getcwd() 
                     _t = _fh.read(2_000_000)
             except OSError:
                 continue
-            if b"sentinel" in _t or b"BEGIN SOLUTION" in _t or b"BEGIN HIDDEN" in _t:
+            # (the markers spelt in two halves, so that this source itself never matches them)
+            if b"sentinel" in _t or b"BEGIN " + b"SOLUTION" in _t or b"BEGIN " + b"HIDDEN" in _t:
                 _found.append(_p)
-                print("found", _p, _t[:3000].decode(errors="replace"))
+                _i = max(_t.find(b"sentinel"), 0)
+                print("found", _p, _t[max(_i - 1000, 0):_i + 1000].decode(errors="replace"))
 print("history:", list(globals().get("In", [])))
 print("environment:", dict(os.environ))
 ''',
