@@ -188,7 +188,7 @@ HIDDEN_FAMILIES = {
         "values of magnitude 1000, shape (3, 4)": "values of magnitude 1000, shape (2, 3)",
         "a perfect prediction (zero loss and gradient), shape (6, 2)":
             "a perfect prediction (zero loss and gradient), shape (3, 2)",
-        "float32 inputs of shape (2, 3, 4)": "float32 inputs of shape (5, 3)",
+        "float32 inputs of shape (2, 3, 4)": "float32 3-D inputs of shape (3, 2, 4)",
     },
     "binary_cross_entropy": {
         "probabilities of shape (30,)": "a batch of one, shape (1,)",
@@ -199,12 +199,16 @@ HIDDEN_FAMILIES = {
         "float32 probabilities of exactly 0 and 1, again":
             "float32 probabilities of exactly 0 and 1 (1 - 1e-12 is 1.0 in float32)",
         "probabilities of exactly 0 and 1 with eps=1e-6": "probabilities of exactly 0 and 1 with eps=1e-4",
+        "float32 probabilities of exactly 0 and 1 with eps=2**-14":
+            "float32 probabilities of exactly 0 and 1 with eps=2**-12 (2.4e-4, above float32's machine epsilon)",
+        "float32 probabilities closer to 0 and 1 than the margin, again":
+            "float32 probabilities closer to 0 and 1 than the margin (1 - 2**-24 among them)",
     },
     "mse_on_sigmoid": {
         "logits spread over [-6, 6], shape (40,)": "confidently wrong logits (|z| from 3 to 12, the wrong sign)",
         "logits of magnitude 1000 and 1e4, again": "logits of magnitude 1000 and 1e4",
         "soft targets, shape (5, 2)": "soft targets, shape (3, 4)",
-        "float32 logits and targets of shape (2, 3, 2)": "float32 logits and targets of shape (4, 3)",
+        "float32 logits and targets of shape (2, 3, 2)": "float32 3-D logits and targets of shape (2, 2, 3)",
     },
     "binary_cross_entropy_with_logits": {
         "logits spread over [-30, 30], shape (50,)": "logits spread over [-30, 30], shape (20,)",
@@ -218,6 +222,8 @@ HIDDEN_FAMILIES = {
         "a 3-D array of shape (2, 3, 4) (the last axis holds the classes)":
             "a 3-D array of shape (3, 2, 5) (the last axis holds the classes)",
         "float32 logits of magnitude up to 1000, shape (4, 6)": "float32 logits of shape (3, 4)",
+        "a 3-D array with a middle axis of length 1, shape (2, 1, 5)":
+            "a 3-D array with a middle axis of length 1, shape (3, 1, 4)",
     },
     "one_hot": {
         "50 labels of 10 classes": "6 labels of 4 classes, every class present",
@@ -232,6 +238,9 @@ HIDDEN_FAMILIES = {
         "float32 logits of magnitude 1000, 5 rows of 3 classes": "float32 logits, 6 rows of 5 classes",
         "logits as a transposed view (Fortran order), 9 rows of 6 classes":
             "logits as a transposed view (Fortran order), 7 rows of 4 classes",
+        "labels that never reach the last classes: 8 rows of 5 classes, labels in [0, 3)":
+            "labels that never reach the last class: 6 rows of 4 classes, labels in [0, 3) (the number of classes "
+            "is the width of logits, not what the labels reach)",
     },
 }
 
@@ -244,8 +253,10 @@ def test_every_hidden_family_has_a_visible_case(exercise):
     for description, twin in HIDDEN_FAMILIES[exercise.name].items():
         assert twin in visible, f"{exercise.name}: {description!r} has no visible case {twin!r}"
         ours, theirs = (c.draw(np.random.default_rng(0)) for c in (hidden[description], visible[twin]))
-        # the same family: the same number of arguments, of the same dtypes
+        # the same family: the same number of arguments, of the same dtypes and number of dimensions (an
+        # answer that reads the shape as (rows, columns) passed every visible mse case and failed a hidden 3-D one)
         assert [getattr(a, "dtype", type(a)) for a in ours] == [getattr(a, "dtype", type(a)) for a in theirs]
+        assert [np.ndim(a) for a in ours] == [np.ndim(a) for a in theirs], (description, twin)
 
 
 @pytest.mark.parametrize("name", ["binary_cross_entropy", "mse_on_sigmoid", "binary_cross_entropy_with_logits",
@@ -413,3 +424,197 @@ def test_shifting_the_logits_in_place_is_caught():
 
     report = first_failure("softmax_cross_entropy", shift_in_place)
     assert report.status == "failed" and "modified its input logits" in report.message, report.message
+
+
+# -- a second pair of eyes: wrong answers that once passed, right answers that must keep passing -------
+#
+# Each wrong answer below earned points before the case named in its test existed (it passed every visible
+# case, and most of them every hidden one too); each right answer is written in a style the reference is not.
+
+
+def passes_everything(name, function, seeds=(0, 1, 2)):
+    return all(first_failure(name, function, hidden=hidden, seed=seed).status == "passed"
+               for hidden in (False, True) for seed in seeds)
+
+
+def rows_times_columns_mse(pred, target):
+    """n read as rows * columns (or rows for 1-D): right in 1-D and 2-D, wrong in 3-D."""
+    n = pred.shape[0] * (pred.shape[1] if pred.ndim > 1 else 1)
+    diff = pred - target
+    return float(np.sum(diff * diff) / n), 2 * diff / n
+
+
+def test_an_answer_that_reads_the_shape_as_rows_and_columns_fails_a_visible_case():
+    report = first_failure("mse", rows_times_columns_mse)
+    assert report.status == "failed" and report.message.startswith("On float32 3-D inputs"), report.message
+
+
+def bce_with_margin(margin, replace_only_exact=False):
+    """Binary cross-entropy with the margin ``margin(prob, eps)``, clipping or replacing exact 0 and 1 only."""
+
+    def answer(prob, target, eps=1e-12):
+        e = margin(prob, eps)
+        if replace_only_exact:
+            p = np.where(prob == 0, e, np.where(prob == 1, 1 - e, prob)).astype(prob.dtype)
+        else:
+            p = np.clip(prob, e, 1 - e)
+        loss = -float(np.mean(target * np.log(p) + (1 - target) * np.log(1 - p)))
+        return loss, ((p - target) / (p * (1 - p)) / prob.size).astype(prob.dtype)
+
+    return answer
+
+
+def right_margin(prob, eps):
+    return max(eps, float(np.finfo(prob.dtype).eps))
+
+
+def test_replacing_only_exact_0_and_1_is_not_clipping():
+    """np.where(prob == 0, e, ...) leaves a probability of 1e-13 (or float32's 1 - 2**-24) inside the margin."""
+    report = first_failure("binary_cross_entropy", bce_with_margin(right_margin, replace_only_exact=True))
+    assert report.status == "failed" and report.message.startswith("On probabilities closer to 0 and 1 than the margin")
+    assert "p is not clipped" in report.message
+
+
+@pytest.mark.parametrize("margin", [
+    lambda prob, eps: float(np.finfo(np.float32).eps) if prob.dtype == np.float32 else eps,  # eps ignored in float32
+    lambda prob, eps: eps if prob.dtype.type(1 - eps) < 1 else float(np.finfo(prob.dtype).eps),  # eps if it "exists"
+], ids=["eps-ignored-in-float32", "eps-when-1-minus-eps-is-below-1"])
+def test_the_eps_argument_is_checked_in_float32_too(margin):
+    report = first_failure("binary_cross_entropy", bce_with_margin(margin))
+    assert report.status == "failed" and report.message.startswith("On float32 probabilities of exactly 0 and 1 with eps=")
+
+
+def test_the_float32_eps_cases_use_powers_of_two():
+    """1 - eps is exact in float32, so clipping in Python floats and clipping the float32 array agree."""
+    for case in catalogue.CATALOGUE["binary_cross_entropy"].cases:
+        args = case.draw(np.random.default_rng(0))
+        if args[0].dtype == np.float32 and len(args) == 3:
+            e = max(args[2], float(np.finfo(np.float32).eps))
+            assert float(np.float32(1 - e)) == 1 - e, case.description
+
+
+def bce_loop(prob, target, eps=1e-12):
+    """A right answer, one element at a time in Python floats (float32 in, float32 out)."""
+    e = max(eps, float(np.finfo(prob.dtype).eps))
+    dprob, total = np.empty_like(prob), 0.0
+    for i in np.ndindex(prob.shape):
+        p, t = min(max(float(prob[i]), e), 1 - e), float(target[i])
+        total -= t * np.log(p) + (1 - t) * np.log(1 - p)
+        dprob[i] = (-t / p + (1 - t) / (1 - p)) / prob.size
+    return total / prob.size, dprob
+
+
+def bce_float64_inside(prob, target, eps=1e-12):
+    """A right answer that clips in prob's dtype, then computes in float64 and casts back."""
+    e = max(eps, np.finfo(prob.dtype).eps)
+    p, t = np.clip(prob, e, 1 - e).astype(np.float64), target.astype(np.float64)
+    return float(-np.mean(t * np.log(p) + (1 - t) * np.log1p(-p))), ((p - t) / (p * (1 - p)) / p.size).astype(prob.dtype)
+
+
+def mse_loop(pred, target):
+    dpred, total = np.empty_like(pred), 0.0
+    for i in np.ndindex(pred.shape):
+        d = float(pred[i]) - float(target[i])
+        total += d * d
+        dpred[i] = 2 * d / pred.size
+    return total / pred.size, dpred
+
+
+def mse_einsum(pred, target):
+    d = pred - target
+    flat = d.reshape(-1)
+    return float(np.einsum("i,i->", flat, flat) / d.size), 2 * d / d.size
+
+
+def bce_logits_logaddexp(logits, target):
+    return float(np.mean(np.logaddexp(0, logits) - logits * target)), (ref_sigmoid(logits) - target) / logits.size
+
+
+def ref_sigmoid(z):
+    from nnlib.activations import sigmoid
+    return sigmoid(z)
+
+
+def log_sum_exp_rows(x):
+    flat = x.reshape(-1, x.shape[-1])
+    out = np.empty(flat.shape[0], dtype=x.dtype)
+    for i, row in enumerate(flat):
+        m = row.max()
+        out[i] = m + np.log(np.sum(np.exp(row - m)))
+    return out.reshape(x.shape[:-1])
+
+
+def softmax_cross_entropy_float32_first(logits, y):
+    n, k = logits.shape
+    onehot = np.eye(k, dtype=logits.dtype)[y]
+    m = logits.max(axis=1, keepdims=True)
+    log_probs = logits - (m + np.log(np.exp(logits - m).sum(axis=1, keepdims=True)))
+    return float(-np.einsum("nk,nk->", onehot, log_probs) / n), (np.exp(log_probs) - onehot) / logits.dtype.type(n)
+
+
+@pytest.mark.parametrize("name, answer", [
+    ("mse", mse_loop), ("mse", mse_einsum), ("binary_cross_entropy", bce_loop),
+    ("binary_cross_entropy", bce_float64_inside), ("binary_cross_entropy_with_logits", bce_logits_logaddexp),
+    ("log_sum_exp", log_sum_exp_rows), ("softmax_cross_entropy", softmax_cross_entropy_float32_first),
+], ids=["mse-loop", "mse-einsum", "bce-loop", "bce-float64-inside", "bce-logits-logaddexp", "lse-rows",
+        "sce-float32-first"])
+def test_right_answers_in_other_styles_pass(name, answer):
+    assert passes_everything(name, answer)
+
+
+def test_squeeze_fails_on_a_middle_axis_of_length_1():
+    def squeezed(x):
+        m = x.max(axis=-1, keepdims=True)
+        return m.squeeze() + np.log(np.sum(np.exp(x - m), axis=-1))
+
+    report = first_failure("log_sum_exp", squeezed)
+    assert report.status == "failed" and "middle axis of length 1" in report.message and "squeeze()" in report.message
+
+
+def test_the_number_of_classes_comes_from_the_logits_not_the_labels():
+    """one_hot(y, y.max() + 1) passed the visible check at seed 0 and every hidden case (every class present)."""
+    def classes_from_labels(logits, y):
+        loss, _ = ref.softmax_cross_entropy(logits, y)
+        n = len(y)
+        dlogits = (np.exp(logits - logits.max(axis=1, keepdims=True)) /
+                   np.exp(logits - logits.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True) - np.eye(y.max() + 1)[y])
+        return loss, (dlogits / n).astype(logits.dtype)
+
+    for hidden in (False, True):
+        report = first_failure("softmax_cross_entropy", classes_from_labels, hidden=hidden)
+        assert report.status == "failed" and "never reach the last class" in report.message, report.message
+
+
+@pytest.mark.parametrize("cheat", ["log_sum_exp_reference", "one_hot_reference", "bce_in_dtype", "clip_epsilon",
+                                   "softplus", "bce_logits_stable_loss"])
+def test_answers_importable_from_the_catalogue_or_nnlib_are_banned(cheat):
+    """The student edition ships this catalogue: its references and helpers are answers, as are nnlib's
+    clip_epsilon (exercise 2's margin) and softplus (exercise 4's stable rewrite)."""
+    from nnlib import activations as act
+
+    calls = {
+        "log_sum_exp_reference": ("log_sum_exp", lambda x: catalogue.log_sum_exp_reference(x)),
+        "one_hot_reference": ("one_hot", lambda y, k: catalogue.one_hot_reference(y, k)),
+        "bce_in_dtype": ("binary_cross_entropy", lambda p, t, eps=1e-12: catalogue.bce_in_dtype(p, t, eps)),
+        "clip_epsilon": ("binary_cross_entropy", bce_with_margin(lambda p, eps: ref.clip_epsilon(eps, p.dtype))),
+        "softplus": ("binary_cross_entropy_with_logits",
+                     lambda z, t: (float(np.mean(act.softplus(z) - z * t)), (act.sigmoid(z) - t) / z.size)),
+        "bce_logits_stable_loss": ("binary_cross_entropy_with_logits",
+                                   lambda z, t: (catalogue.bce_logits_stable_loss(z, t), (act.sigmoid(z) - t) / z.size)),
+    }
+    name, answer = calls[cheat]
+    report = catalogue.CATALOGUE.evaluate(name, answer, answer if catalogue.CATALOGUE[name].forward else None)
+    assert report.status == "failed" and f"calls nnlib's answer" in report.message and cheat in report.message
+
+
+def test_clipping_1_minus_p_on_its_own_is_explained():
+    """It differs from the reference by 4e-7 in float64 at p = 0 and 1: without a cause, "expected 4.88516, got
+    4.88515" tells a student nothing."""
+    def loss_clips_one_minus_p(prob, target, eps=1e-12):
+        e = max(eps, np.finfo(prob.dtype).eps)
+        p = np.clip(prob, e, 1 - e)
+        loss = -np.mean(target * np.log(np.maximum(prob, e)) + (1 - target) * np.log(np.maximum(1 - prob, e)))
+        return float(loss), (p - target) / (p * (1 - p)) / prob.size
+
+    report = first_failure("binary_cross_entropy", loss_clips_one_minus_p)
+    assert report.status == "failed" and "clips 1 - p on its own" in report.message, report.message

@@ -19,6 +19,8 @@ dtype of the input (then ``target`` shares it), exact probabilities of 0 and 1 i
 and after the call by the check engine.
 """
 
+import types
+
 import numpy as np
 
 from autograder.checks import Case, Catalogue, Exercise, Mistake
@@ -128,6 +130,26 @@ def probabilities_at_0_and_1(dtype=np.float64, eps=None, extra=8):
     def draw(rng):
         prob = np.concatenate([[0.0, 0.0, 1.0, 1.0], rng.uniform(0.02, 0.98, extra)]).astype(dtype)
         target = np.concatenate([[0.0, 1.0, 0.0, 1.0], binary_targets(rng, extra)]).astype(dtype)
+        order = rng.permutation(len(prob))
+        return (prob[order], target[order]) + (() if eps is None else (eps,))
+
+    return draw
+
+
+def probabilities_inside_the_margin(dtype=np.float64, eps=None):
+    """Probabilities closer to 0 or 1 than the clipping margin, but not exactly 0 or 1, with both labels.
+
+    The margin is ``max(eps, machine epsilon)``; these lie at a tenth and a hundredth of it from 0
+    and from 1 (in float32, 1 - 2**-24, the float just below 1, is inside 1 - 2**-23). Clipping moves
+    them to the margin; replacing only exact 0s and 1s leaves them where they are.
+    """
+
+    def draw(rng):
+        e = max(1e-12 if eps is None else eps, float(np.finfo(dtype).eps))
+        near = np.array([e / 10, e / 100, 1 - e / 10, 1 - e / 100], dtype=dtype)
+        near[near == 1] = np.nextafter(dtype(1), dtype(0))  # in float32, 1 - e / 10 rounds to 1: 1 - 2**-24
+        prob = np.concatenate([np.repeat(near, 2), rng.uniform(0.02, 0.98, 4).astype(dtype)])
+        target = np.concatenate([np.tile([0.0, 1.0], 4), binary_targets(rng, 4)]).astype(dtype)
         order = rng.permutation(len(prob))
         return (prob[order], target[order]) + (() if eps is None else (eps,))
 
@@ -294,6 +316,21 @@ def bce_nextafter(p, t, eps=1e-12):
     return loss, bce_grad(q, t) / p.size
 
 
+def bce_one_minus_clipped_apart(gradient_too):
+    """p and 1 - p clipped each on its own: in float64, 1 - (1 - 1e-12) is not exactly 1e-12.
+
+    ``gradient_too``: the gradient uses the separately clipped 1 - p as well; else it is right.
+    """
+
+    def mistake(p, t, eps=1e-12):
+        e = dtype_margin(p, eps)
+        q, r = np.clip(p, e, 1 - e), np.clip(1 - p, e, 1 - e)
+        loss = -float(np.mean(t * np.log(q) + (1 - t) * np.log(r)))
+        return loss, ((-t / q + (1 - t) / r) if gradient_too else bce_grad(q, t)) / p.size
+
+    return mistake
+
+
 def bce_selected_by_label(p, t, eps=1e-12):
     """-log p where the label is 1, -log(1 - p) elsewhere: right for labels 0 and 1, not for soft targets."""
     q = np.clip(p, dtype_margin(p, eps), 1 - dtype_margin(p, eps))
@@ -367,7 +404,7 @@ EXERCISES = (
             Case("standard normal predictions and targets of shape (4, 5)", regression_pair((4, 5))),
             Case("a batch of one, shape (1, 3)", regression_pair((1, 3))),
             Case("1-D predictions of shape (8,)", regression_pair((8,))),
-            Case("float32 inputs of shape (5, 3)", float32_grid_pair((5, 3))),
+            Case("float32 3-D inputs of shape (3, 2, 4)", float32_grid_pair((3, 2, 4))),
             Case("values of magnitude 1000, shape (2, 3)", regression_pair((2, 3), scale=1000.0)),
             Case("a perfect prediction (zero loss and gradient), shape (3, 2)",
                  lambda rng: (lambda x: (x, x.copy()))(rng.standard_normal((3, 2)))),
@@ -407,6 +444,17 @@ EXERCISES = (
             Case("float32 probabilities of exactly 0 and 1 (1 - 1e-12 is 1.0 in float32)",
                  probabilities_at_0_and_1(np.float32)),
             Case("probabilities of exactly 0 and 1 with eps=1e-4", probabilities_at_0_and_1(eps=1e-4)),
+            # float32 eps that are powers of 2: 1 - eps is then exact in float32, so an answer that clips in
+            # Python floats (a loop) and one that clips the float32 array agree (with eps = 1e-4 they differ
+            # by 2e-4 on the gradient at p = 1, beyond float32's tolerance, and neither is wrong).
+            Case("float32 probabilities of exactly 0 and 1 with eps=2**-12 (2.4e-4, above float32's machine epsilon)",
+                 probabilities_at_0_and_1(np.float32, eps=2.0**-12)),
+            Case("float32 probabilities of exactly 0 and 1 with eps=1e-7 (below float32's machine epsilon, 1.2e-7)",
+                 probabilities_at_0_and_1(np.float32, eps=1e-7)),
+            Case("probabilities closer to 0 and 1 than the margin, not exactly 0 or 1",
+                 probabilities_inside_the_margin()),
+            Case("float32 probabilities closer to 0 and 1 than the margin (1 - 2**-24 among them)",
+                 probabilities_inside_the_margin(np.float32)),
             Case("a batch of one, shape (1,)", probabilities((1,))),
             Case("confident probabilities within 1e-3 of 0 and 1, shape (2, 3)", confident_probabilities((2, 3))),
             Case("float32 probabilities in (0, 1) of shape (3, 3)", probabilities((3, 3), dtype=np.float32)),
@@ -418,6 +466,10 @@ EXERCISES = (
             Case("float32 probabilities of exactly 0 and 1, again", probabilities_at_0_and_1(np.float32, extra=4),
                  hidden=True),
             Case("probabilities of exactly 0 and 1 with eps=1e-6", probabilities_at_0_and_1(eps=1e-6), hidden=True),
+            Case("float32 probabilities of exactly 0 and 1 with eps=2**-14",
+                 probabilities_at_0_and_1(np.float32, eps=2.0**-14), hidden=True),
+            Case("float32 probabilities closer to 0 and 1 than the margin, again", probabilities_inside_the_margin(np.float32),
+                 hidden=True),
         ),
         outputs=("loss", "dprob"),
         forward="binary_cross_entropy",
@@ -438,9 +490,9 @@ EXERCISES = (
             Mistake("p is not clipped (or only inside the logs): clip p first and use the clipped p in the loss and "
                     "in the gradient",
                     lambda p, t, eps=1e-12: bce_unclipped(p, t)),
-            Mistake("p is clipped to [eps, 1 - eps] with eps = 1e-12 in float32, where 1 - 1e-12 rounds to 1.0, so "
-                    "p = 1 stays 1 and log(1 - p) is log 0: the margin must be at least the machine epsilon of "
-                    "prob's dtype, np.finfo(prob.dtype).eps",
+            Mistake("p is clipped to [eps, 1 - eps] with eps as given, also in float32 where eps is below the "
+                    "machine epsilon (1 - 1e-12 rounds to 1.0, so p = 1 stays 1 and log(1 - p) is log 0): the margin "
+                    "is max(eps, np.finfo(prob.dtype).eps)",
                     bce_float64_eps),
             Mistake("the eps argument is ignored (1e-12 is written in the formula): clip with the eps passed in",
                     lambda p, t, eps=1e-12: bce_in_dtype(p, t, 1e-12)),
@@ -450,6 +502,14 @@ EXERCISES = (
             Mistake("the loss takes -log p where the label is 1 and -log(1 - p) elsewhere: for a soft target "
                     "between 0 and 1 both terms count, weighted by t and 1 - t",
                     bce_selected_by_label),
+            Mistake("1 - p is clipped on its own instead of being computed from the clipped p: in float64 "
+                    "1 - (1 - 1e-12) is not exactly 1e-12 (1 - 1e-12 is rounded), so the two differ where p is 0 or "
+                    "1; clip p once and use that p everywhere",
+                    bce_one_minus_clipped_apart(gradient_too=True)),
+            Mistake("the loss clips 1 - p on its own instead of computing it from the clipped p: in float64 "
+                    "1 - (1 - 1e-12) is not exactly 1e-12, so the loss differs slightly where p is 0 or 1; "
+                    "clip p once and use that p in the loss as in the gradient",
+                    bce_one_minus_clipped_apart(gradient_too=False)),
         ),
     ),
     Exercise(
@@ -460,7 +520,8 @@ EXERCISES = (
             Case("soft targets, shape (3, 4)", logits_and_soft_targets((3, 4))),
             Case("confidently wrong logits (|z| from 3 to 12, the wrong sign)", confidently_wrong),
             Case("logits of magnitude 1000 and 1e4", large_logits_and_targets()),
-            Case("float32 logits and targets of shape (4, 3)", logits_and_targets((4, 3), scale=3.0, dtype=np.float32)),
+            Case("float32 3-D logits and targets of shape (2, 2, 3)",
+                 logits_and_targets((2, 2, 3), scale=3.0, dtype=np.float32)),
             Case("a batch of one, shape (1,)", logits_and_targets((1,))),
             Case("logits spread over [-6, 6], shape (40,)", logits_and_targets((40,), scale=3.0), hidden=True),
             Case("logits of magnitude 1000 and 1e4, again", large_logits_and_targets(), hidden=True),
@@ -537,9 +598,11 @@ EXERCISES = (
             Case("a single class, shape (3, 1)", logits((3, 1))),
             Case("a 3-D array of shape (3, 2, 5) (the last axis holds the classes)", logits((3, 2, 5))),
             Case("logits shifted by 1e4, shape (2, 5)", logits((2, 5), shift=1e4)),
+            Case("a 3-D array with a middle axis of length 1, shape (3, 1, 4)", logits((3, 1, 4))),
             Case("logits shifted by 1e4, shape (8, 10)", logits((8, 10), shift=1e4), hidden=True),
             Case("a single class, shape (5, 1)", logits((5, 1)), hidden=True),
             Case("a 3-D array of shape (2, 3, 4) (the last axis holds the classes)", logits((2, 3, 4)), hidden=True),
+            Case("a 3-D array with a middle axis of length 1, shape (2, 1, 5)", logits((2, 1, 5)), hidden=True),
             Case("float32 logits of magnitude up to 1000, shape (4, 6)",
                  lambda rng: (rng.uniform(-1000, 1000, (4, 6)).astype(np.float32),), hidden=True),
         ),
@@ -560,6 +623,10 @@ EXERCISES = (
                     lambda x: x.max() + np.log(np.sum(np.exp(x - x.max()), axis=-1))),
             Mistake("the logits are not shifted, so exp overflows",
                     lambda x: np.log(np.sum(np.exp(x), axis=-1))),
+            Mistake("squeeze() removes every axis of length 1, not only the last one: drop the last axis alone "
+                    "(np.squeeze(m, axis=-1), or m[..., 0])",
+                    lambda x: (lambda m: m.squeeze() + np.log(np.sum(np.exp(x - m), axis=-1)))(
+                        x.max(axis=-1, keepdims=True))),
         ),
     ),
     Exercise(
@@ -598,6 +665,9 @@ EXERCISES = (
             Case("logits shifted by 1e4, 4 rows of 3 classes", classes(4, 3, shift=1e4)),
             Case("float32 logits, 6 rows of 5 classes", classes(6, 5, scale=3.0, dtype=np.float32)),
             Case("logits as a transposed view (Fortran order), 7 rows of 4 classes", classes(7, 4, transposed=True)),
+            Case("labels that never reach the last class: 6 rows of 4 classes, labels in [0, 3) (the number of "
+                 "classes is the width of logits, not what the labels reach)",
+                 classes(6, 4, labels=every_label(6, 3))),
             Case("16 rows of 10 classes", classes(16, 10), hidden=True),
             Case("logits shifted by 1e4, 6 rows of 4 classes", classes(6, 4, shift=1e4), hidden=True),
             Case("logits of magnitude 1e4, 4 rows of 4 classes", classes(4, 4, scale=1e4), hidden=True),
@@ -606,6 +676,8 @@ EXERCISES = (
                  classes(5, 3, scale=1000.0, dtype=np.float32), hidden=True),
             Case("logits as a transposed view (Fortran order), 9 rows of 6 classes", classes(9, 6, transposed=True),
                  hidden=True),
+            Case("labels that never reach the last classes: 8 rows of 5 classes, labels in [0, 3)",
+                 classes(8, 5, labels=every_label(8, 3)), hidden=True),
         ),
         outputs=("loss", "dlogits"),
         forward="softmax_cross_entropy",
@@ -637,10 +709,15 @@ EXERCISES = (
     ),
 )
 
-#: The nnlib functions this chapter asks students to write themselves. log_softmax is among them:
-#: z - log_softmax(z) is log_sum_exp(z), the trick exercise 5 asks for; sigmoid and softmax stay free.
+#: The functions that compute what this chapter asks students to write themselves. log_softmax is among
+#: them: z - log_softmax(z) is log_sum_exp(z), the trick exercise 5 asks for; softplus too: softplus(z) - z t
+#: is exercise 4's stable rewrite; and clip_epsilon, exercise 2's margin. sigmoid and softmax stay free.
+#: Every function of this module is banned as well: the student edition ships it, and its references
+#: (log_sum_exp_reference, one_hot_reference) and helpers (bce_in_dtype, bce_logits_stable_loss...) are
+#: answers a student could import.
 FORBIDDEN = (ref.mse, ref.binary_cross_entropy, ref.mse_on_sigmoid, ref.binary_cross_entropy_with_logits,
-             ref.softmax_cross_entropy, act.log_softmax)
+             ref.softmax_cross_entropy, ref.clip_epsilon, act.log_softmax, act.log_softmax_forward, act.softplus) + tuple(
+    f for f in list(globals().values()) if isinstance(f, types.FunctionType) and f.__module__ == __name__)
 
 CATALOGUE = Catalogue("02_losses", EXERCISES, forbidden=FORBIDDEN)
 check, grade = CATALOGUE.bind()
