@@ -341,3 +341,15 @@ def test_the_checks_loss_and_held_out_error_are_nnlibs():
         np.testing.assert_allclose(actual[1][k], expected[1][k], rtol=1e-10, atol=1e-15)
     assert exercises.heldout_mse(params, x, target) == pytest.approx(
         rnn.rnn_regression_loss(params, x, target, np.zeros((3, 5)))[0], rel=1e-12)
+
+
+def test_memory_horizon_of_a_trained_network_fades_and_uses_the_students_functions():
+    x, y, xv, _ = exercises.sine_data(1, 2)
+    params = exercises.fit_sine_with(num_epochs=10)(x, y, np.random.default_rng(0))
+    fig = viz.plot_memory_horizon(params, xv, stub, stub, index=3)
+    assert fig.norms.shape == (60,) and fig.norms[-1] < 1e-2 * fig.norms[0]
+    assert "nnlib's" in fig.axes[0].get_title() and fig.axes[0].get_yscale() == "log"
+    ours = _solutions()
+    mine = viz.plot_memory_horizon(params, xv, ours["rnn_forward"], ours["rnn_backward"], index=3)
+    np.testing.assert_allclose(mine.norms, fig.norms, rtol=1e-9)
+    _png(fig)

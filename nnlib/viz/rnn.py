@@ -6,6 +6,7 @@ yet (``nnlib.viz.student_or_reference``); titles and legends say which was used.
 
 - ``rnn_functions``: the student's ``(rnn_forward, rnn_backward)`` or nnlib's, and who wrote them;
 - ``jacobian_norms``: ``||dh_T / dh_{T-L}||`` for every lag L, measured by the student's BPTT;
+- ``sequence_jacobian_norms``: the same along a given sequence with given weights (a trained network);
 - ``plot_gradient_norms``: those norms against the lag, one curve per spectral radius, log scale;
 - ``spectral_radius_widget``: the same plot with the spectral radius (and the input scale) on sliders;
 - ``sequence_loss_with``: the chapter's regression loss built from the student's forward and BPTT;
@@ -80,12 +81,24 @@ def jacobian_norms(radius, rnn_forward=None, rnn_backward=None, *, T=40, H=16, D
     -------
     norms : ndarray of shape (T,), ``norms[L - 1]`` for lag L
     """
-    forward, backward, _ = rnn_functions(rnn_forward, rnn_backward)
     rng = np.random.default_rng(seed)
     w_h = recurrent_weights(radius, H, rng)
     w_x = input_scale * rng.standard_normal((D, H))
-    b = np.zeros(H)
     x = rng.standard_normal((1, T, D))
+    return sequence_jacobian_norms(x, w_x, w_h, np.zeros(H), rnn_forward, rnn_backward, activation=activation)
+
+
+def sequence_jacobian_norms(x, w_x, w_h, b, rnn_forward=None, rnn_backward=None, *, activation="tanh"):
+    """``||dh_T / dh_{T-L}||`` for L = 1 .. T along one given sequence ``x`` of shape (1, T, D), from
+    ``h_0 = 0``, with your forward and BPTT (nnlib's while yours are not written).
+
+    Returns
+    -------
+    norms : ndarray of shape (T,), ``norms[L - 1]`` for lag L
+    """
+    forward, backward, _ = rnn_functions(rnn_forward, rnn_backward)
+    _, T, _ = x.shape
+    H = w_h.shape[0]
     h0 = np.zeros((1, H))
     h, _ = forward(x, h0, w_x, w_h, b, activation)
     norms = np.empty(T)
@@ -287,4 +300,24 @@ def plot_predictions(params, x, target, *, index=0, figsize=(7, 3)):
     ax.set_xlabel("t")
     ax.set_title(f"a held-out wave: squared error {np.mean((pred - ts) ** 2):.4f}", fontsize=10)
     ax.legend(fontsize=8)
+    return fig
+
+
+def plot_memory_horizon(params, x, rnn_forward=None, rnn_backward=None, *, index=0, figsize=(6, 3.2)):
+    """``||dh_T/dh_{T-L}||`` of a trained network along one of the sequences ``x`` (N, T, D), log scale:
+    how far back a gradient still reaches. The figure's ``norms`` attribute holds the values."""
+    _, _, who = rnn_functions(rnn_forward, rnn_backward)
+    with np.errstate(all="ignore"):
+        norms = sequence_jacobian_norms(x[index:index + 1], params["w_x"], params["w_h"], params["b"],
+                                        rnn_forward, rnn_backward)
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax = fig.add_subplot()
+    lags = np.arange(1, len(norms) + 1)
+    ax.semilogy(lags, np.maximum(norms, 1e-300), color="tab:red")
+    radius = np.abs(np.linalg.eigvals(params["w_h"])).max()
+    ax.set_xlabel("lag T - t")
+    ax.set_ylabel(r"$\|\partial h_T / \partial h_t\|$")
+    ax.set_title(f"the trained network (spectral radius of w_h {radius:.2f}); forward and BPTT: {who}", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    fig.norms = norms
     return fig
