@@ -369,3 +369,17 @@ def test_a_forward_with_loops_over_the_output_positions_fails_the_vectorised_exe
     assert __import__("sys").gettrace() is before  # the line counter leaves the tracer as it was
     report = CATALOGUE.evaluate("conv_forward_fast", lambda x, w, b, stride=1, pad=0: loops(x, w, b, stride, pad)[0])
     assert report.status == "failed" and "lines of Python" in report.message
+
+
+def test_a_max_pool_that_assumes_a_contiguous_input_fails_on_the_view():
+    def assumes_contiguous(x, kernel_size=2, stride=2):
+        n, c, h, w = x.shape
+        item = x.itemsize
+        windows = np.lib.stride_tricks.as_strided(  # strides computed as if x were C-contiguous
+            x, shape=(n, c, (h - kernel_size) // stride + 1, (w - kernel_size) // stride + 1, kernel_size, kernel_size),
+            strides=(c * h * w * item, h * w * item, stride * w * item, stride * item, w * item, item))
+        return windows.max(axis=(4, 5)), None
+
+    for hidden in (False, True):
+        report = CATALOGUE.evaluate("max_pool_forward", assumes_contiguous, hidden=hidden)
+        assert report.status == "failed" and "transposed" in report.message, report.message

@@ -582,16 +582,19 @@ def run_fast(function, forward, x, w, b, stride, pad):
 
 
 def pool_cases(with_dout=False):
-    def draw(n, c, h, w, kernel_size, stride, values="normal", dtype=np.float64):
+    def draw(n, c, h, w, kernel_size, stride, values="normal", dtype=np.float64, transposed=False):
         assert (h - kernel_size) % stride == 0 and (w - kernel_size) % stride == 0, "the checks use fitting geometries"
 
         def inputs(rng):
+            shape = (n, c, w, h) if transposed else (n, c, h, w)
             if values == "ties":
-                x = rng.integers(0, 3, (n, c, h, w)).astype(dtype)  # many equal maxima in a window
+                x = rng.integers(0, 3, shape).astype(dtype)  # many equal maxima in a window
             elif values == "negative":
-                x = -rng.uniform(0.5, 3.0, (n, c, h, w)).astype(dtype)
+                x = -rng.uniform(0.5, 3.0, shape).astype(dtype)
             else:
-                x = rng.permutation(n * c * h * w).reshape(n, c, h, w).astype(dtype) / 7 + rng.uniform(0, 0.01, (n, c, h, w)).astype(dtype)
+                x = rng.permutation(n * c * h * w).reshape(shape).astype(dtype) / 7 + rng.uniform(0, 0.01, shape).astype(dtype)
+            if transposed:
+                x = x.transpose(0, 1, 3, 2)  # (N, C, H, W), a non-contiguous view
             args = (x, kernel_size, stride)
             if with_dout:
                 out_h, out_w = (h - kernel_size) // stride + 1, (w - kernel_size) // stride + 1
@@ -608,9 +611,13 @@ def pool_cases(with_dout=False):
         Case("ties with overlapping 3x3 windows, stride 1 (N = 1, C = 2, 5x5)", draw(1, 2, 5, 5, 3, 1, "ties")),
         Case("every value negative, 2x2 windows, stride 2 (N = 2, C = 1, 4x4)", draw(2, 1, 4, 4, 2, 2, "negative")),
         Case("float32: 2x2 windows, stride 2, N = 2, C = 2, 4x6 input", draw(2, 2, 4, 6, 2, 2, dtype=np.float32)),
+        Case("x a transposed (non-contiguous) view: 2x2 windows, stride 2, N = 2, C = 2, 6x4 input",
+             draw(2, 2, 6, 4, 2, 2, transposed=True)),
         Case("2x2 windows, stride 2: N = 3, C = 2, 8x4 input", draw(3, 2, 8, 4, 2, 2), hidden=True),
         Case("2x2 windows, stride 1, ties (N = 2, C = 1, 6x5)", draw(2, 1, 6, 5, 2, 1, "ties"), hidden=True),
         Case("3x3 windows, stride 3, N = 2, C = 4, 9x6 input", draw(2, 4, 9, 6, 3, 3), hidden=True),
+        Case("x a transposed view, overlapping 3x3 windows, stride 1 (N = 1, C = 2, 5x7)",
+             draw(1, 2, 5, 7, 3, 1, transposed=True), hidden=True),
         Case("every value negative, 3x3 windows, stride 2, float32 (N = 1, C = 3, 7x7)",
              draw(1, 3, 7, 7, 3, 2, "negative", np.float32), hidden=True),
     )
