@@ -86,7 +86,8 @@ def test_every_statement_has_two_folded_hints_and_no_solution_code(name):
 def test_every_experiment_with_a_figure_or_a_measurement_is_preceded_by_a_prediction():
     nb = notebook(CHAPTER)
     experiments = ["viz.plot_riemann(", "viz.plot_kernels(", "viz.plot_shift_equivariance(", "times faster",
-                   "nn.train(", "correlate1d(signal", "conv_output_size(16", "ref.max_pool_backward(np.ones"]
+                   "nn.train(", "correlate1d(signal", "conv_output_size(16", "ref.max_pool_backward(np.ones",
+                   "cnn_scores(x_held, conv_forward_fast"]
     for marker in experiments:
         (index,) = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and marker in c.source]
         before = [c for c in nb.cells[:index] if c.cell_type == "markdown"][-1]
