@@ -374,3 +374,13 @@ def test_the_synthesis_reference_trains_in_the_stated_time_and_keys():
     params = reg.train_digits_reference(xt, yt, np.random.default_rng(1))
     assert set(params) == set(reg.DIGITS_KEYS) and params["W1"].shape == (256, 64)
     assert dense.TWO_LAYER_KEYS == ("W1", "b1", "W2", "b2")
+
+
+def test_calling_nnlibs_minibatch_loop_is_caught():
+    from nnlib import optim
+
+    def borrowed(loss_fn, params, x, y, lr, batch_size, epochs, rng):
+        return optim.minibatch_sgd(loss_fn, params, x, y, lr=lr, batch_size=batch_size, epochs=epochs, rng=rng)
+
+    report = CATALOGUE.evaluate("minibatch_sgd", borrowed)
+    assert report.status == "failed" and "nnlib.optim.minibatch_sgd" in report.message, report.message

@@ -422,6 +422,7 @@ def batchnorm_cases(with_dout):
         Case("training, momentum = 0.5 and eps = 1e-3", draw(7, 2, momentum=0.5, eps=1e-3)),
         Case("training, the smallest batch: 2 examples, 3 features", draw(2, 3)),
         Case("training, a column-major (non-contiguous rows) x of 6 examples, 4 features", draw(6, 4, transposed=True)),
+        Case("evaluation, a batch of one example, 3 features", draw(1, 3, training=False)),
         Case("training, 16 examples, 7 features", draw(16, 7), hidden=True),
         Case("evaluation, a batch of one example, 4 features", draw(1, 4, training=False), hidden=True),
         Case("evaluation, float32, 6 examples, 2 features", draw(6, 2, training=False, dtype=np.float32), hidden=True),
@@ -433,32 +434,24 @@ def batchnorm_cases(with_dout):
 # -- 7. mini-batch SGD ----------------------------------------------------------------------------------
 
 
-def minibatch_sgd_reference(loss_fn, params, x, y, lr, epochs, batch_size, rng):
-    """``epochs`` passes over the data in a new random order each, ``batch_size`` examples per step."""
-    losses, n = [], len(x)
-    for _ in range(epochs):
-        order = rng.permutation(n)
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            loss, grads = loss_fn(params, x[idx], y[idx])
-            losses.append(loss)
-            params = {k: optim.sgd_step(params[k], grads[k], None, lr)[0] for k in params}
-    return params, losses
+def minibatch_sgd_reference(loss_fn, params, x, y, lr, batch_size, epochs, rng):
+    """nnlib's ``optim.minibatch_sgd`` in the student's signature (every argument by position)."""
+    return optim.minibatch_sgd(loss_fn, params, x, y, lr=lr, batch_size=batch_size, epochs=epochs, rng=rng)
 
 
 def _minibatch_flat(loop):
-    def flat(x, y, lr, epochs, batch_size, seed, *arrays):
-        params, losses = loop(dense.two_layer_loss, _as_dict(arrays), x, y, lr, epochs, batch_size,
+    def flat(x, y, lr, batch_size, epochs, seed, *arrays):
+        params, losses = loop(dense.two_layer_loss, _as_dict(arrays), x, y, lr, batch_size, epochs,
                               np.random.default_rng(seed))
         return (*(params[k] for k in KEYS), np.asarray(losses, dtype=np.float64))
 
     return flat
 
 
-def run_minibatch_sgd(function, forward, x, y, lr, epochs, batch_size, seed, *arrays):
+def run_minibatch_sgd(function, forward, x, y, lr, batch_size, epochs, seed, *arrays):
     params = _as_dict(arrays)
     given = dict(params)
-    result = function(dense.two_layer_loss, params, x, y, lr, epochs, batch_size, np.random.default_rng(seed))
+    result = function(dense.two_layer_loss, params, x, y, lr, batch_size, epochs, np.random.default_rng(seed))
     new, losses = _tuple(result, "minibatch_sgd", ("params", "losses"))
     _require_untouched(params, given, "minibatch_sgd")
     try:
@@ -469,7 +462,7 @@ def run_minibatch_sgd(function, forward, x, y, lr, epochs, batch_size, seed, *ar
 
 
 def _minibatch_mistake(*, drop_last=False, shuffle="every epoch", per_epoch=False):
-    def loop(loss_fn, params, x, y, lr, epochs, batch_size, rng):
+    def loop(loss_fn, params, x, y, lr, batch_size, epochs, rng):
         losses, n = [], len(x)
         order = order_y = rng.permutation(n) if shuffle == "once" else np.arange(n)
         for _ in range(epochs):
@@ -495,14 +488,14 @@ def minibatch_cases():
     def draw(n, epochs, batch_size, d=2, h=4, k=3):
         def inputs(rng):
             x, y, *weights = _network(rng, n, d, h, k)
-            return (x, y, float(rng.uniform(0.05, 0.5)), epochs, batch_size, int(rng.integers(2**31)), *weights)
+            return (x, y, float(rng.uniform(0.05, 0.5)), batch_size, epochs, int(rng.integers(2**31)), *weights)
 
         return inputs
 
     return (
         Case("23 examples in batches of 5 (the last one holds 3), 3 epochs", draw(23, 3, 5)),
         Case("a batch size larger than the data: one batch of 7 per epoch, 2 epochs", draw(7, 2, 10)),
-        Case("batches of one, 6 examples, 2 epochs", draw(6, 2, 1)),
+        Case("batches of one, 6 examples, one epoch", draw(6, 1, 1)),
         Case("20 examples in batches of 4 (no partial batch), 2 epochs", draw(20, 2, 4)),
         Case("one epoch of 31 examples in batches of 8", draw(31, 1, 8, d=3, h=5, k=2), hidden=True),
         Case("40 examples in batches of 8, 3 epochs", draw(40, 3, 8), hidden=True),
@@ -644,8 +637,8 @@ def train_digits_reference(x, y, rng, *, hidden=64, lam=1e-4, drop_prob=0.1, lr=
 
     if shuffle_labels_apart:
         loop = _minibatch_mistake(shuffle="separately")
-        return loop(loss_fn, params, x, y, lr, epochs, batch_size, rng)[0]
-    return minibatch_sgd_reference(loss_fn, params, x, y, lr, epochs, batch_size, rng)[0]
+        return loop(loss_fn, params, x, y, lr, batch_size, epochs, rng)[0]
+    return minibatch_sgd_reference(loss_fn, params, x, y, lr, batch_size, epochs, rng)[0]
 
 
 def digits_slices(train, val, offset=0, val_offset=0):
@@ -814,7 +807,7 @@ EXERCISES = (
         solution=minibatch_sgd_reference,
         outputs=KEYS + ("losses",),
         run=run_minibatch_sgd,
-        arg_names=("x", "y", "lr", "epochs", "batch_size", "the rng's seed") + tuple(f"params[{k!r}]" for k in KEYS),
+        arg_names=("x", "y", "lr", "batch_size", "epochs", "the rng's seed") + tuple(f"params[{k!r}]" for k in KEYS),
         mistakes=(
             Mistake("the last partial batch is dropped: every example is used once per epoch, the last batch may be smaller",
                     _minibatch_mistake(drop_last=True)),
@@ -871,8 +864,9 @@ EXERCISES = (
 
 
 #: The nnlib functions this chapter asks students to write themselves (chapter 3's layers and
-#: two_layer_loss, the activations and losses stay free to use).
+#: two_layer_loss, optim.sgd_step, the activations and losses stay free to use).
 FORBIDDEN = (
+    optim.minibatch_sgd,
     regularization.l2_penalty,
     regularization.l2_penalty_gradient,
     regularization.dropout_forward,

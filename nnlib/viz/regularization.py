@@ -11,7 +11,7 @@ Shape letters: N examples, D features (256 for the digits), H hidden units, K cl
 
 import numpy as np
 
-from nnlib import activations, dense, init, normalization, regularization
+from nnlib import activations, dense, init, normalization, optim, regularization
 from nnlib.losses import softmax_cross_entropy
 from nnlib.model import Activation, BatchNorm, Dense, Sequential, train
 
@@ -46,16 +46,8 @@ def reference_regularized_loss(params, x, y, lam):
                   for k, g in grads.items()}
 
 
-def reference_minibatch_sgd(loss_fn, params, x, y, lr, epochs, batch_size, rng):
-    losses = []
-    for _ in range(epochs):
-        order = rng.permutation(len(x))
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
-            loss, grads = loss_fn(params, x[idx], y[idx])
-            losses.append(loss)
-            params = {k: params[k] - lr * grads[k] for k in params}
-    return params, losses
+def reference_minibatch_sgd(loss_fn, params, x, y, lr, batch_size, epochs, rng):
+    return optim.minibatch_sgd(loss_fn, params, x, y, lr=lr, batch_size=batch_size, epochs=epochs, rng=rng)
 
 
 def reference_dropout_forward(x, drop_prob, training, rng):
@@ -102,7 +94,7 @@ def pick_training(regularized_loss=None, minibatch_sgd=None):
     params, x, y = _probe_network(np.random.default_rng(0))
     loss_fn, who_loss = _pick(regularized_loss, reference_regularized_loss, params, x, y, 0.1)
     loop, who_loop = _pick(minibatch_sgd, reference_minibatch_sgd, dense.two_layer_loss,
-                           params, x, y, 0.1, 1, 2, np.random.default_rng(0))
+                           params, x, y, 0.1, 2, 1, np.random.default_rng(0))
     return loss_fn, loop, f"{who_loss} regularized_loss, {who_loop} minibatch_sgd"
 
 
@@ -128,7 +120,7 @@ def train_with_curves(loss_fn, minibatch_sgd, params, data, *, lr, epochs, batch
     x, y, x_val, y_val = data
     history = {"accuracy": [], "val_accuracy": []}
     for _ in range(epochs):
-        params, _ = minibatch_sgd(loss_fn, params, x, y, lr, 1, batch_size, rng)
+        params, _ = minibatch_sgd(loss_fn, params, x, y, lr, batch_size, 1, rng)
         history["accuracy"].append(accuracy(predict(params, x), y))
         history["val_accuracy"].append(accuracy(predict(params, x_val), y_val))
     return params, history
@@ -182,7 +174,7 @@ def lambda_sweep(data, lams, *, regularized_loss=None, minibatch_sgd=None, hidde
     for lam in lams:
         rng = np.random.default_rng(seed)
         params = two_layer_params(x.shape[1], hidden, 10, rng)
-        params, _ = loop(lambda p, xb, yb, lam=lam: loss_fn(p, xb, yb, lam), params, x, y, lr, epochs, batch_size, rng)
+        params, _ = loop(lambda p, xb, yb, lam=lam: loss_fn(p, xb, yb, lam), params, x, y, lr, batch_size, epochs, rng)
         result["train"].append(accuracy(two_layer_predict(params, x), y))
         result["val"].append(accuracy(two_layer_predict(params, x_val), y_val))
         result["weights"][lam] = params["W1"].ravel()
