@@ -243,8 +243,11 @@ def test_an_initialisation_for_the_wrong_activation_falls_out_of_the_band():
 def test_an_initialisation_of_the_wrong_shape_is_explained():
     transposed = lambda fan_in, fan_out, activation, rng: reg.variance_preserving_reference(fan_out, fan_in, activation, rng)  # noqa: E731
     report = UNGUARDED.evaluate("variance_preserving_init", transposed)  # it calls nnlib's init itself
-    assert report.status == "failed" and "should return an array of shape (300, 256), got an array of shape (256, 300)" in report.message
-    assert "should return an array of shape" in report.message
+    assert report.status == "failed"
+    assert "should return a float64 array of shape (300, 256), got an array of shape (256, 300)" in report.message
+    single = lambda fan_in, fan_out, activation, rng: reg.variance_preserving_reference(fan_in, fan_out, activation, rng).astype(np.float32)  # noqa: E731
+    report = UNGUARDED.evaluate("variance_preserving_init", single)
+    assert report.status == "failed" and "of dtype float32" in report.message, report.message
 
 
 def test_a_network_below_the_threshold_fails_the_synthesis():

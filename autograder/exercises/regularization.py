@@ -517,9 +517,10 @@ def spread_through_layers(init_fn, activation, width, depth, seed, n=200, d=300)
     spreads, fan_in = [], d
     for _ in range(depth):
         w = init_fn(fan_in, width, activation, rng)
-        if not isinstance(w, np.ndarray) or w.shape != (fan_in, width):
-            raise TypeError(f"variance_preserving_init({fan_in}, {width}, {activation!r}, rng=...) should return an "
-                            f"array of shape ({fan_in}, {width}), got {_describe(w)}.")
+        if not isinstance(w, np.ndarray) or w.shape != (fan_in, width) or w.dtype != np.float64:
+            got = f"{_describe(w)} of dtype {w.dtype}" if isinstance(w, np.ndarray) else _describe(w)
+            raise TypeError(f"variance_preserving_init({fan_in}, {width}, {activation!r}, rng) should return a float64 "
+                            f"array of shape ({fan_in}, {width}), got {got}.")
         with np.errstate(over="ignore", invalid="ignore"):
             z = h @ w
             spreads.append(float(np.std(z)) if np.all(np.isfinite(z)) else np.inf)
