@@ -8,7 +8,8 @@ says whose function each curve shows. Shape letters: N batch, K classes.
   logit ``z`` and label ``y``: the loss and its gradient dJ/dz over z, with the point at ``z`` marked.
 - ``loss_comparison_widget``: the same figure with a slider for ``z`` and a toggle for ``y``.
 - ``plot_initial_loss``: the loss of a K-class linear classifier at initialisation against log K.
-- ``softmax_cross_entropy_or_reference``: the student's loss for the chapter's synthesis, or nnlib's.
+- ``softmax_cross_entropy_or_reference``: the student's loss for the chapter's synthesis, or nnlib's;
+  ``yours_or_reference`` the same for the other experiments (mse, log_sum_exp...).
 - ``plot_training_curves``: training beside validation loss and accuracy, step by step.
 """
 
@@ -18,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from nnlib import losses as ref
+from nnlib.activations import log_softmax
 from nnlib.activations import sigmoid
 from nnlib.viz import student_or_reference
 
@@ -232,6 +234,38 @@ def plot_initial_loss(*, softmax_cross_entropy=None, rng, ks=(2, 3, 5, 10, 20, 5
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     return fig
+
+
+def log_sum_exp_reference(x):
+    """nnlib's stand-in for exercise 5 (nnlib has no log_sum_exp): ``x_0 - log_softmax(x)_0`` over the last axis.
+
+    >>> bool(log_sum_exp_reference(np.array([[1000.0, 1000.0]]))[0] == 1000 + np.log(2))
+    True
+    """
+    return x[..., 0] - log_softmax(x, axis=-1)[..., 0]
+
+
+#: For each loss an experiment may call: nnlib's stand-in and a probe that a working answer passes.
+_STAND_INS = {
+    "mse": (ref.mse, (np.zeros(2), np.ones(2))),
+    "binary_cross_entropy_with_logits": (ref.binary_cross_entropy_with_logits, (np.zeros(2), np.ones(2))),
+    "log_sum_exp": (log_sum_exp_reference, (np.zeros((2, 3)),)),
+    "softmax_cross_entropy": (ref.softmax_cross_entropy, (np.zeros((2, 3)), np.array([0, 2]))),
+}
+
+
+def yours_or_reference(function, name):
+    """``(function, label)``: the student's ``name`` once it works, else nnlib's, so that an experiment cell
+    runs (and Run All goes on) while the exercise is unsolved; the label says whose function it is.
+
+    >>> def stub(pred, target):
+    ...     raise NotImplementedError
+    >>> yours_or_reference(stub, "mse")[1]
+    "nnlib's mse (yours is not written yet)"
+    """
+    reference, probe = _STAND_INS[name]
+    chosen, whose = student_or_reference(function, reference, *probe)
+    return chosen, _owner(whose, name)
 
 
 def softmax_cross_entropy_or_reference(softmax_cross_entropy):
