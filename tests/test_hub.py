@@ -288,6 +288,7 @@ def run():
                      f"--SimpleLocalProcessSpawner.home_dir_template={homes}/{{username}}"]
         with open(log, "wb") as out:
             hub = subprocess.Popen(hubctl.hub_command(s, *extra), cwd=str(s.state), stdout=out,
+                                   env=hubctl.hub_environment(),
                                    stderr=subprocess.STDOUT, start_new_session=True)
         watched[hub.pid] = psutil.Process(hub.pid)
         base = s.public_url
@@ -334,27 +335,26 @@ def run():
         r = api(session, "GET", user_url(solved, "formgrader/api/assignments"), token)
         result["formgrader_student_status"] = r.status_code
 
-        # --- students: list, fetch, (solve), validate, submit; all through the proxy
-        result["students"] = {}
-        for name in students:
-            rec = result["students"][name] = {}
+        # --- students (both at once): list, fetch, (solve and save), validate, submit; all through the proxy
+        def student_round(name):
+            rec = {}
             q = {"course_id": s.course_id}
-            r = api(session, "GET", user_url(name, "assignments"), token, params=q)
+            r = api(requests, "GET", user_url(name, "assignments"), token, params=q)
             rec["listed"] = [(a["assignment_id"], a["status"]) for a in r.json()["value"]]
-            r = api(session, "POST", user_url(name, "assignments/fetch"), token,
+            r = api(requests, "POST", user_url(name, "assignments/fetch"), token,
                     data={**q, "assignment_id": CHAPTER})
             rec["fetched"] = [(a["assignment_id"], a["status"]) for a in r.json()["value"]]
             nb_path = f"{CHAPTER}/{CHAPTER}.ipynb"
             if name == solved:
-                r = api(session, "GET", user_url(name, f"api/contents/{nb_path}"), token)
+                r = api(requests, "GET", user_url(name, f"api/contents/{nb_path}"), token)
                 nb = solve(r.json()["content"], REPO / "solutions" / CHAPTER / f"{CHAPTER}.ipynb")
-                r = api(session, "PUT", user_url(name, f"api/contents/{nb_path}"), token,
+                r = api(requests, "PUT", user_url(name, f"api/contents/{nb_path}"), token,
                         json={"type": "notebook", "format": "json", "content": nb})
                 assert r.status_code == 200, r.text
-            r = api(session, "POST", user_url(name, "assignments/validate"), token, data={"path": nb_path},
+            r = api(requests, "POST", user_url(name, "assignments/validate"), token, data={"path": nb_path},
                     timeout=120)
             rec["validate"] = r.json()
-            r = api(session, "POST", user_url(name, "assignments/submit"), token,
+            r = api(requests, "POST", user_url(name, "assignments/submit"), token,
                     data={**q, "assignment_id": CHAPTER})
             body = r.json()
             rec["submitted"] = ([(a["assignment_id"], a["status"]) for a in body["value"]]
@@ -362,14 +362,23 @@ def run():
             home = Path(pwd.getpwnam(name).pw_dir) if unix else homes / name
             rec["owner"] = (home / nb_path).stat().st_uid
             rec["uid"] = pwd.getpwnam(name).pw_uid if unix else os.getuid()
+            return rec
+
+        with concurrent.futures.ThreadPoolExecutor(len(students)) as both:
+            result["students"] = dict(zip(students, both.map(student_round, students)))
         result["timings"]["students done"] = time.monotonic() - t0
         for p in watched[hub.pid].children(recursive=True):
             watched[p.pid] = p
+        # The servers are done: stop them through the hub (while the instructor grades).
+        for name in (instructor, *students):
+            r = api(session, "DELETE", f"{base}/hub/api/users/{name}/server", token)
+            assert r.status_code in (202, 204), (name, r.status_code, r.text)
 
         # --- the instructor collects and autogrades (stock nbgrader, in the course folder)
         for step in (["collect", CHAPTER], ["autograde", CHAPTER]):
             proc = as_instructor([py, "-m", "nbgrader", *step], course)
             assert proc.returncode == 0, f"nbgrader {' '.join(step)}:\n{proc.stdout}\n{proc.stderr}"
+            result["timings"][f"{step[0]} done"] = time.monotonic() - t0
         result["collected"] = sorted(p.name for p in (course / "submitted").iterdir())
         result["points"] = {name: autograded_points(course / "gradebook.db", name) for name in students}
         result["timings"]["graded"] = time.monotonic() - t0
