@@ -59,7 +59,11 @@ class Layer:
 
 
 class Dense(Layer):
-    """Fully connected layer ``x @ w + b``: x (N, D) -> (N, M), w (D, M) from ``init``, b zeros."""
+    """Fully connected layer ``x @ w + b``: x (N, D) -> (N, M), w (D, M) from ``init``, b zeros.
+
+    ``params``: ``{"w": (D, M), "b": (M,)}``; ``init`` names the initialiser (a key of ``INITIALISERS``),
+    drawn from ``rng``.
+    """
 
     def __init__(self, in_features, out_features, rng, init="he", dtype=np.float64):
         super().__init__()
@@ -90,7 +94,10 @@ class Dense(Layer):
 
 
 class Activation(Layer):
-    """Elementwise activation by name (a key of ``activations.ELEMENTWISE``), e.g. ``Activation("relu")``."""
+    """Elementwise activation by name (a key of ``activations.ELEMENTWISE``), e.g. ``Activation("relu")``.
+
+    ``params``: none (an empty dict).
+    """
 
     def __init__(self, name, **params):
         super().__init__()
@@ -113,7 +120,10 @@ class Activation(Layer):
 
 
 class Dropout(Layer):
-    """Inverted dropout with probability ``drop_prob`` of dropping a unit; the identity when not training."""
+    """Inverted dropout with probability ``drop_prob`` of dropping a unit; the identity when not training.
+
+    ``params``: none. The mask is drawn from the ``rng`` given to ``forward`` in training.
+    """
 
     def __init__(self, drop_prob):
         super().__init__()
@@ -137,7 +147,8 @@ class Dropout(Layer):
 class BatchNorm(Layer):
     """Batch normalisation of D features of (N, D) inputs, or of C channels of (N, C, H, W) inputs.
 
-    For images each channel is one feature, normalised over N, H and W. The running statistics
+    ``params``: ``{"gamma": (D,), "beta": (D,)}`` (ones and zeros to start). For images each channel is one
+    feature, normalised over N, H and W. The running statistics
     (``.running``) are updated in training and used when not training.
     """
 
@@ -178,7 +189,10 @@ class BatchNorm(Layer):
 
 
 class Conv2D(Layer):
-    """2-D convolution: x (N, C, H, W) -> (N, F, H_out, W_out), w (F, C, KH, KW) from ``init``, b zeros."""
+    """2-D convolution: x (N, C, H, W) -> (N, F, H_out, W_out), w (F, C, KH, KW) from ``init``, b zeros.
+
+    ``params``: ``{"w": (F, C, KH, KW), "b": (F,)}``.
+    """
 
     def __init__(self, in_channels, filters, kernel_size, rng, stride=1, pad=0, init="he", dtype=np.float64):
         super().__init__()
@@ -206,7 +220,7 @@ class Conv2D(Layer):
 class MaxPool(Layer):
     """Max pooling over ``kernel_size`` x ``kernel_size`` windows: (N, C, H, W) -> (N, C, H_out, W_out).
 
-    ``size`` is the old name of ``kernel_size``, still accepted (as in ``conv.max_pool_forward``).
+    ``params``: none. ``size`` is the old name of ``kernel_size``, still accepted (as in ``conv.max_pool_forward``).
     """
 
     def __init__(self, kernel_size=None, stride=2, *, size=None):
@@ -230,7 +244,10 @@ class MaxPool(Layer):
 
 
 class Flatten(Layer):
-    """(N, C, H, W) (or any (N, ...)) -> (N, C*H*W), so that a Dense layer can follow a convolution."""
+    """(N, C, H, W) (or any (N, ...)) -> (N, C*H*W), so that a Dense layer can follow a convolution.
+
+    ``params``: none.
+    """
 
     def forward(self, x, *, training, rng=None):
         """x of shape (N, ...) as (N, product of the rest)."""
