@@ -687,3 +687,14 @@ def test_run_all_goes_past_every_unfinished_exercise_in_the_release():
     for name in ("mse", "binary_cross_entropy_with_logits", "log_sum_exp", "softmax_cross_entropy"):
         assert f"nnlib's {name} (yours is not written yet)" in text, name
     assert "above the 80% threshold" in text
+
+
+@pytest.mark.parametrize("answer, cause", [
+    (lambda z, y: catalogue.sce_log_sum_exp_on_columns(z, y), "lines up with the columns"),
+    (lambda z, y: catalogue.sce_softmax_sums_on_columns(z, y), "row sums lost their axis"),
+], ids=["log-sum-exp-without-axis", "softmax-sums-without-keepdims"])
+def test_a_lost_axis_that_runs_on_the_square_batch_is_named(answer, cause):
+    """Both raise numpy's broadcast error (with the keepdims hint) on every other batch, and ran silently on the
+    square one, the first case, where the message only said "loss is wrong" or "dlogits is wrong"."""
+    report = first_failure("softmax_cross_entropy", answer)
+    assert report.message.startswith("On a square batch") and cause in report.message, report.message

@@ -392,6 +392,21 @@ def wrong_axis_one_hot_gradient(z, y):
     return ref.softmax_cross_entropy(z, y)[0], (act.softmax(z) - np.eye(z.shape[1])[y].T) / len(y)
 
 
+def sce_log_sum_exp_on_columns(z, y):
+    """``logits - log_sum_exp(logits)`` without ``[:, None]``: (N, K) - (N,) lines the N values up with the
+    columns. It runs only when N == K (the square batch), and is wrong there."""
+    n = len(y)
+    log_probs = z - log_sum_exp_reference(z)
+    grad = np.exp(log_probs) - np.eye(z.shape[1], dtype=z.dtype)[y]
+    return -float(np.mean(log_probs[np.arange(n), y])), grad / n
+
+
+def sce_softmax_sums_on_columns(z, y):
+    """The right loss; a softmax divided by its row sums without keepdims (runs when N == K, wrongly)."""
+    e = np.exp(z - np.max(z, axis=1, keepdims=True))
+    return ref.softmax_cross_entropy(z, y)[0], (e / np.sum(e, axis=1) - np.eye(z.shape[1], dtype=z.dtype)[y]) / len(y)
+
+
 def unshifted_softmax(z):
     return np.exp(z) / np.sum(np.exp(z), axis=1, keepdims=True)
 
@@ -701,6 +716,13 @@ EXERCISES = (
             Mistake("one_hot returns float64, so the gradient of float32 logits comes back float64: "
                     "dlogits keeps the dtype of logits",
                     softmax_ce_with_float64_one_hot),
+            Mistake("log_sum_exp(logits) has shape (N,): subtracted from logits of shape (N, K) it lines up with "
+                    "the columns, not the rows (numpy only lets it run when N == K); give it its axis back: "
+                    "log_sum_exp(logits)[:, None]",
+                    sce_log_sum_exp_on_columns),
+            Mistake("the softmax's row sums lost their axis (no keepdims=True): dividing by them divides column k "
+                    "by the sum of row k (numpy only lets it run when N == K)",
+                    sce_softmax_sums_on_columns),
             # Last, log(softmax) first: the NaNs of the overflow would match its result (a right gradient).
             Mistake("log(softmax) takes log(0) where a probability underflows: "
                     "compute the log-probabilities with log_sum_exp instead",
