@@ -353,3 +353,91 @@ def test_memory_horizon_of_a_trained_network_fades_and_uses_the_students_functio
     mine = viz.plot_memory_horizon(params, xv, ours["rnn_forward"], ours["rnn_backward"], index=3)
     np.testing.assert_allclose(mine.norms, fig.norms, rtol=1e-9)
     _png(fig)
+
+
+# -- second review: wrong answers that earned points, blame, messages --------------------------------
+
+
+def _clip_with_epsilon(grads, max_norm):
+    """PyTorch's clip_grad_norm_: max_norm / (total + 1e-6), capped at 1."""
+    total = float(np.sqrt(sum(np.sum(np.square(g, dtype=np.float64)) for g in grads.values())))
+    scale = min(1.0, max_norm / (total + 1e-6))
+    return {k: g * g.dtype.type(scale) for k, g in grads.items()}, total
+
+
+def test_clipping_with_an_epsilon_fails_on_every_seed_and_is_named():
+    # It passed or failed by the luck of the seed (a relative error of 1e-6 / total_norm against 1e-7):
+    # graded on a fresh seed, it earned the points about half the time.
+    for seed in range(8):
+        for hidden in (False, True):
+            report = CATALOGUE.evaluate("clip_grad_norm", _clip_with_epsilon, seed=seed, hidden=hidden)
+            assert report.status == "failed", str(report)
+    assert "epsilon in its denominator" in CATALOGUE.evaluate("clip_grad_norm", _clip_with_epsilon).message
+
+
+def test_a_wrong_clip_grad_norm_costs_no_points_in_train_tbptt():
+    # Blame lands on the right function: the check passes its own clipping as `clip`.
+    def per_tensor(grads, max_norm):
+        return {k: g * min(1.0, max_norm / np.linalg.norm(g)) for k, g in grads.items()}, 0.0
+
+    def train_tbptt(loss_fn, params, x, target, lr, chunk, num_epochs, max_norm=None, clip=None):
+        clip = per_tensor if clip is None else clip  # the notebook's default: the student's clip_grad_norm
+        N, T, _ = x.shape
+        h, losses = None, []
+        for _ in range(num_epochs):
+            h = np.zeros((N, params["w_h"].shape[0]))
+            for start in range(0, T, chunk):
+                loss, grads, h = loss_fn(params, x[:, start:start + chunk], target[:, start:start + chunk], h)
+                losses.append(loss)
+                if max_norm is not None:
+                    grads, _ = clip(grads, max_norm)
+                params = {k: params[k] - lr * grads[k] for k in params}
+        return params, losses
+
+    for hidden in (False, True):
+        report = CATALOGUE.evaluate("train_tbptt", train_tbptt, hidden=hidden)
+        assert report.passed, str(report)
+
+
+def test_the_notebooks_train_tbptt_takes_the_clipping_function():
+    nb = notebook(CHAPTER)
+    solution = cell_with_id(nb, "train_tbptt_solution").source
+    signature, _, body = solution.partition("### BEGIN SOLUTION")
+    assert "max_norm=None, clip=None)" in signature and "clip = clip_grad_norm" in signature
+    assert "clip(grads, max_norm)" in body
+    statement = cell_with_id(nb, "train_tbptt_statement").source.split("<details>")[0]
+    assert "`clip(grads, max_norm)`" in statement
+    # the statement no longer hands over the loop's lines
+    assert "loss, grads, h = loss_fn" not in statement and "range(0, T, chunk)" not in cell_with_id(
+        nb, "train_tbptt_statement").source
+
+
+def test_a_bptt_that_drops_the_last_steps_own_gradient_is_named():
+    ours = _solutions()
+
+    def rnn_backward(dout, caches):
+        carried, sums, dxs = np.zeros_like(dout[:, 0]), None, []
+        for t in reversed(range(len(caches))):
+            upstream = carried if t == len(caches) - 1 else dout[:, t] + carried  # dout[:, T-1] forgotten
+            dx, carried, *grads = ours["rnn_step_backward"](upstream, caches[t])
+            dxs.insert(0, dx)
+            sums = grads if sums is None else [s + g for s, g in zip(sums, grads)]
+        return (np.stack(dxs, axis=1), carried, *sums)
+
+    report = CATALOGUE.evaluate("rnn_backward", rnn_backward, ours["rnn_forward"])
+    assert report.status == "failed" and "dout[:, T-1] is dropped" in report.message
+
+
+def test_a_bptt_that_leaves_dx_in_reverse_time_order_is_named():
+    ours = _solutions()
+
+    def rnn_backward(dout, caches):
+        carried, sums, dxs = np.zeros_like(dout[:, 0]), None, []
+        for t in reversed(range(len(caches))):
+            dx, carried, *grads = ours["rnn_step_backward"](dout[:, t] + carried, caches[t])
+            dxs.append(dx)  # never reversed
+            sums = grads if sums is None else [s + g for s, g in zip(sums, grads)]
+        return (np.stack(dxs, axis=1), carried, *sums)
+
+    report = CATALOGUE.evaluate("rnn_backward", rnn_backward, ours["rnn_forward"])
+    assert report.status == "failed" and "reverse time order" in report.message

@@ -275,7 +275,7 @@ def _forward_mistake(*, carry=True, from_h0=True, layout="NTH", with_h0=False):
 
 
 def _bptt_mistake(*, carry=True, own_gradient=True, derivative="output", sum_over_time=True, dh0="through",
-                  layout="NTD"):
+                  layout="NTD", own_last=True, dx_order="forward"):
     """A wrong rnn_backward from ``sequence_forward_reference``'s cache, one step changed."""
 
     def backward(dout, cache):
@@ -293,6 +293,8 @@ def _bptt_mistake(*, carry=True, own_gradient=True, derivative="output", sum_ove
         dh_first = None
         for t in reversed(range(T)):
             own = dout[:, t] if (own_gradient or t == T - 1) else 0.0
+            if t == T - 1 and not own_last:  # the loop starts from the carried gradient alone (zeros)
+                own = 0.0
             dh_t = own + (carried if carry else 0.0)
             if t == 0:
                 dh_first = dh_t
@@ -310,6 +312,8 @@ def _bptt_mistake(*, carry=True, own_gradient=True, derivative="output", sum_ove
             carried = dh_first
         if layout == "TND":
             dx = dx.transpose(1, 0, 2)
+        if dx_order == "reversed":  # appended while walking backwards, never put back in time order
+            dx = dx[:, ::-1].copy()
         return dx, carried, dw_x, dw_h, db
 
     return backward
@@ -361,6 +365,8 @@ def _clip_mistake(kind):
             return {k: np.clip(g, -max_norm, max_norm) for k, g in grads.items()}, total
         if kind == "always":
             scale = max_norm / total
+        elif kind == "epsilon":  # PyTorch's clip_grad_norm_: max_norm / (total + 1e-6)
+            scale = min(1.0, max_norm / (total + 1e-6))
         else:
             scale = min(1.0, max_norm / total)
         clipped = {k: g * g.dtype.type(scale) for k, g in grads.items()}
@@ -391,9 +397,13 @@ def clip_cases():
         Case("one tensor far smaller than the others, D = 2, H = 5, M = 2", draw(2, 5, 2, tiny=True)),
         Case("huge gradients (an explosion), max_norm = 1", draw(1, 3, 1, scale=1e6, max_norm=1.0)),
         Case("float32 gradients above max_norm", draw(2, 4, 1, dtype=np.float32)),
+        Case("small gradients (a global norm of about 0.01) above max_norm, D = 2, H = 3, M = 1",
+             draw(2, 3, 1, scale=0.002)),
         Case("a norm above max_norm, D = 3, H = 8, M = 2", draw(3, 8, 2), hidden=True),
         Case("float32 gradients below max_norm = 1000", draw(1, 5, 3, dtype=np.float32, max_norm=1000.0), hidden=True),
         Case("huge gradients, one tensor tiny, max_norm = 0.5", draw(2, 3, 1, scale=1e4, max_norm=0.5, tiny=True), hidden=True),
+        Case("small gradients (a global norm of about 0.01) above max_norm, D = 1, H = 4, M = 2",
+             draw(1, 4, 2, scale=0.002), hidden=True),
     )
 
 
@@ -414,11 +424,19 @@ def regression_loss_reference(params, x, target, h0):
     return loss, grads, h[:, -1]
 
 
-#: The loss a check gives a student's train_tbptt, called by the check's doing.
+def clip_dict_reference(grads, max_norm):
+    """``nnlib.rnn.clip_grad_norm`` in pure numpy (the grader's sandbox stubs nnlib's)."""
+    total = float(np.sqrt(sum(np.sum(np.square(g, dtype=np.float64)) for g in grads.values())))
+    scale = max_norm / total if total > max_norm else 1.0
+    return {k: g * g.dtype.type(scale) for k, g in grads.items()}, total
+
+
+#: The loss and the clipping a check gives a student's train_tbptt, called by the check's doing.
 GIVEN_LOSS_FN = trusted(regression_loss_reference)
+GIVEN_CLIP = trusted(clip_dict_reference)
 
 
-def _tbptt(loss_fn, params, x, target, lr, chunk, num_epochs, max_norm, *, clip=rnn.clip_grad_norm,
+def _tbptt(loss_fn, params, x, target, lr, chunk, num_epochs, max_norm, *, clip=clip_dict_reference,
            reset_each_chunk=False, reset_each_epoch=True, drop_partial=False, record_after=False, clipping=True):
     """Truncated BPTT, right or with one step changed."""
     N, T, _ = x.shape
@@ -440,8 +458,9 @@ def _tbptt(loss_fn, params, x, target, lr, chunk, num_epochs, max_norm, *, clip=
     return params, losses
 
 
-def train_tbptt_answer(loss_fn, params, x, target, lr, chunk, num_epochs, max_norm=None):
-    """nnlib's truncated BPTT in the notebook's signature (options by position)."""
+def train_tbptt_answer(loss_fn, params, x, target, lr, chunk, num_epochs, max_norm=None, clip=None):
+    """nnlib's truncated BPTT in the notebook's signature (options by position; nnlib clips with its own
+    clip_grad_norm, the same function as any right ``clip``)."""
     return rnn.train_tbptt(loss_fn, params, x, target, lr=lr, chunk=chunk, num_epochs=num_epochs, max_norm=max_norm)
 
 
@@ -453,8 +472,15 @@ def _params(rng, d, h, m, rho=0.9):
 def run_train_tbptt(function, forward, x, target, lr, chunk, num_epochs, max_norm, *arrays):
     params = dict(zip(KEYS, arrays))
     given = dict(params)
-    new, losses = _pair(function(GIVEN_LOSS_FN, params, x, target, lr, chunk, num_epochs, max_norm),
-                        "train_tbptt", "(params, losses)")
+    # The check's own clipping goes in as `clip`, so that a wrong clip_grad_norm costs points in its own
+    # exercise only (blame lands on the right function); a signature without `clip` is called without it.
+    try:
+        result = function(GIVEN_LOSS_FN, params, x, target, lr, chunk, num_epochs, max_norm, clip=GIVEN_CLIP)
+    except TypeError as error:
+        if "unexpected keyword argument 'clip'" not in str(error):
+            raise
+        result = function(GIVEN_LOSS_FN, params, x, target, lr, chunk, num_epochs, max_norm)
+    new, losses = _pair(result, "train_tbptt", "(params, losses)")
     if set(params) != set(given) or any(params[k] is not given[k] for k in given):
         raise ReturnedItsInput("train_tbptt changed the dict of parameters it was given: build new dicts.")
     try:
@@ -651,6 +677,10 @@ EXERCISES = (
             Mistake(AT_THE_OUTPUT, _bptt_mistake(derivative="at the output")),
             Mistake(FORMULA_AT_A, _bptt_mistake(derivative="output formula at a")),
             Mistake("dx comes back as (T, N, D): it has the layout of x, (N, T, D)", _bptt_mistake(layout="TND")),
+            Mistake("dx is in reverse time order: the backward walk meets step T first, but dx[:, t] belongs to x[:, t]",
+                    _bptt_mistake(dx_order="reversed")),
+            Mistake("the last step's own gradient dout[:, T-1] is dropped: nothing comes back from after the last step, "
+                    "but the loss may use the last state directly", _bptt_mistake(own_last=False)),
             Mistake("the gradient of h0 is dropped: h0 feeds step 1, so it gets what step 1 passes back",
                     _bptt_mistake(dh0="dropped")),
             Mistake("dh0 is the gradient reaching h_1: pass it back through step 1 (act' and w_h) to reach h0",
@@ -676,6 +706,9 @@ EXERCISES = (
                     "keeping its direction", _clip_mistake("by value")),
             Mistake("total_norm is the norm after clipping: return the norm the gradients had before",
                     _clip_mistake("norm after")),
+            Mistake("the scale has an epsilon in its denominator, max_norm / (total_norm + 1e-6) as in PyTorch: the "
+                    "combined norm must become exactly max_norm (and a norm above max_norm > 0 is never 0)",
+                    _clip_mistake("epsilon")),
         ),
     ),
     Exercise(
@@ -688,15 +721,15 @@ EXERCISES = (
         arg_names=("x", "target", "lr", "chunk", "num_epochs", "max_norm") + tuple(f"params[{k!r}]" for k in KEYS),
         mistakes=(
             Mistake("the state is reset to zero at every chunk: truncated BPTT carries the state's value on to the next "
-                    "chunk (only its gradient is cut)", lambda *a: _tbptt(*a, reset_each_chunk=True)),
+                    "chunk (only its gradient is cut)", lambda *a, **k: _tbptt(*a, **k, reset_each_chunk=True)),
             Mistake("the state is not reset at the start of an epoch: each pass over the sequences starts again from h = 0",
-                    lambda *a: _tbptt(*a, reset_each_epoch=False)),
+                    lambda *a, **k: _tbptt(*a, **k, reset_each_epoch=False)),
             Mistake("the last, shorter chunk is dropped: range(0, T, chunk) covers every step",
-                    lambda *a: _tbptt(*a, drop_partial=True)),
+                    lambda *a, **k: _tbptt(*a, **k, drop_partial=True)),
             Mistake("the gradients are not clipped: clip them with your clip_grad_norm when max_norm is not None",
-                    lambda *a: _tbptt(*a, clipping=False)),
+                    lambda *a, **k: _tbptt(*a, **k, clipping=False)),
             Mistake("each loss is recorded after the update: record the loss loss_fn returned, before updating params",
-                    lambda *a: _tbptt(*a, record_after=True)),
+                    lambda *a, **k: _tbptt(*a, **k, record_after=True)),
         ),
     ),
     Exercise(
