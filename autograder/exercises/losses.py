@@ -19,8 +19,6 @@ dtype of the input (then ``target`` shares it), exact probabilities of 0 and 1 i
 and after the call by the check engine.
 """
 
-import types
-
 import numpy as np
 
 from autograder.checks import Case, Catalogue, Exercise, Mistake
@@ -735,15 +733,18 @@ EXERCISES = (
 
 #: The functions that compute what this chapter asks students to write themselves. log_softmax is among
 #: them: z - log_softmax(z) is log_sum_exp(z), the trick exercise 5 asks for; softplus too: softplus(z) - z t
-#: is exercise 4's stable rewrite; clip_epsilon, exercise 2's margin; and numerical_gradient (chapter 3), which
-#: would replace every derivation by central differences. sigmoid and softmax stay free.
-#: Every function of this module is banned as well: the student edition ships it, and its references
-#: (log_sum_exp_reference, one_hot_reference) and helpers (bce_in_dtype, bce_logits_stable_loss...) are
-#: answers a student could import.
+#: is exercise 4's stable rewrite; and clip_epsilon, exercise 2's margin. sigmoid and softmax stay free.
+#: This module's references and the helpers that compute a right answer are banned as well: the student
+#: edition ships this module, so they are answers a student could import. Only those: the grader's sandbox
+#: may stub what is forbidden, and the case draws and numerical gradients run there (a test proves that
+#: none of them needs a banned function). nnlib's numerical_gradient is not banned (the sandbox's numerical
+#: hints need it); a gradient by central differences fails the large-magnitude cases anyway.
+ANSWERS_IN_THIS_MODULE = (log_sum_exp_reference, one_hot_reference, bce_clipped, bce_grad, dtype_margin, bce_in_dtype,
+                          bce_logits_stable_loss, bce_logits_with_gradient, mse_on_sigmoid_with_gradient, shifted_softmax,
+                          softmax_ce_from)
 FORBIDDEN = (ref.mse, ref.binary_cross_entropy, ref.mse_on_sigmoid, ref.binary_cross_entropy_with_logits,
-             ref.softmax_cross_entropy, ref.clip_epsilon, act.log_softmax, act.log_softmax_forward, act.softplus,
-             numerical_gradient) + tuple(
-    f for f in list(globals().values()) if isinstance(f, types.FunctionType) and f.__module__ == __name__)
+             ref.softmax_cross_entropy, ref.clip_epsilon, act.log_softmax, act.log_softmax_forward,
+             act.softplus) + ANSWERS_IN_THIS_MODULE
 
 CATALOGUE = Catalogue("02_losses", EXERCISES, forbidden=FORBIDDEN)
 check, grade = CATALOGUE.bind()
