@@ -693,3 +693,56 @@ def test_the_checks_collect_without_the_banned_functions_of_their_own_module(mon
             assert trusted_side.judge(record).passed, (exercise.name, hidden, str(trusted_side.judge(record)))
             for name in originals:
                 monkeypatch.setattr(catalogue, name, stubbed(name))
+
+
+def _log_probs(z):
+    m = z.max(axis=1, keepdims=True)
+    return z - (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))
+
+
+def _rows_not_pairs(z, y):
+    log_probs = _log_probs(z)
+    dlogits = np.exp(log_probs)
+    dlogits[y] -= 1  # whole rows
+    return -float(np.mean(log_probs[np.arange(len(y)), y])), dlogits / len(y)
+
+
+def _columns_not_pairs(z, y):
+    log_probs = _log_probs(z)
+    dlogits = np.exp(log_probs)
+    dlogits[:, y] -= 1  # whole columns
+    return -float(np.mean(log_probs[np.arange(len(y)), y])), dlogits / len(y)
+
+
+def _loss_of_rows(z, y):
+    log_probs = _log_probs(z)
+    dlogits = np.exp(log_probs)
+    dlogits[np.arange(len(y)), y] -= 1
+    return -float(np.mean(log_probs[y])), dlogits / len(y)
+
+
+def _mse_on_sigmoid_without_the_2(z, t):
+    from nnlib.activations import sigmoid
+    s = sigmoid(z)
+    return float(np.mean((s - t) ** 2)), (s - t) * s * (1 - s) / z.size
+
+
+def _cross_entropy_times_sigmoid_prime(z, t):
+    from nnlib.activations import sigmoid
+    s = sigmoid(z)
+    loss = float(np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))))
+    return loss, (s - t) * s * (1 - s) / z.size
+
+
+@pytest.mark.parametrize("name, answer, cause", [
+    ("softmax_cross_entropy", _rows_not_pairs, "dlogits[y] -= 1 subtracts 1 from whole rows"),
+    ("softmax_cross_entropy", _columns_not_pairs, "dlogits[:, y] -= 1 subtracts 1 from whole columns"),
+    ("softmax_cross_entropy", _loss_of_rows, "the loss averages log_probs[y]"),
+    ("mse_on_sigmoid", _mse_on_sigmoid_without_the_2, "the factor 2 from differentiating the square"),
+    ("binary_cross_entropy_with_logits", _cross_entropy_times_sigmoid_prime, "multiplied by sigmoid'(z)"),
+], ids=["labels-index-rows", "labels-index-columns", "loss-of-whole-rows", "mse-on-sigmoid-without-2",
+        "cross-entropy-times-sigmoid-prime"])
+def test_common_wrong_answers_get_their_cause(name, answer, cause):
+    """Rejected before too, but with only "dlogits is wrong: expected ..., got ...": nothing to act on."""
+    report = first_failure(name, answer)
+    assert report.status == "failed" and f"Likely cause: {cause}" in report.message, report.message

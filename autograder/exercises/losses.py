@@ -405,9 +405,32 @@ def sce_softmax_sums_on_columns(z, y):
     return ref.softmax_cross_entropy(z, y)[0], (e / np.sum(e, axis=1) - np.eye(z.shape[1], dtype=z.dtype)[y]) / len(y)
 
 
+def sce_rows_indexed_by_labels(z, y):
+    """``dlogits[y] -= 1``: y indexes whole rows (one index array picks rows), not one element per row."""
+    grad = act.softmax(z)
+    grad[y] -= 1
+    return ref.softmax_cross_entropy(z, y)[0], grad / len(y)
+
+
+def sce_columns_indexed_by_labels(z, y):
+    """``dlogits[:, y] -= 1``: every row loses 1 in every column some label names."""
+    grad = act.softmax(z)
+    grad[:, y] -= 1
+    return ref.softmax_cross_entropy(z, y)[0], grad / len(y)
+
+
+def sce_loss_of_rows_indexed_by_labels(z, y):
+    """The right gradient; the loss ``-mean(log_probs[y])``: whole rows y, every class of them."""
+    log_probs = z - log_sum_exp_reference(z)[:, None]
+    return -float(np.mean(log_probs[y])), ref.softmax_cross_entropy(z, y)[1]
+
+
 def unshifted_softmax(z):
     return np.exp(z) / np.sum(np.exp(z), axis=1, keepdims=True)
 
+
+#: How to pick each row's true class, for the mistakes that index with the labels alone.
+ONE_PER_ROW = "pair the row indices with the labels, [np.arange(N), y], to reach one element per row"
 
 EXERCISES = (
     Exercise(
@@ -557,6 +580,8 @@ EXERCISES = (
                     mse_on_sigmoid_with_gradient(lambda s, t, z: s - t)),
             Mistake("the gradient misses the 1/n of the mean",
                     mse_on_sigmoid_with_gradient(lambda s, t, z: 2 * (s - t) * s * (1 - s) * z.size)),
+            Mistake("the factor 2 from differentiating the square is missing from the gradient",
+                    mse_on_sigmoid_with_gradient(lambda s, t, z: (s - t) * s * (1 - s))),
             Mistake("the targets are converted to float64, which makes the gradient float64 for float32 logits: "
                     "dlogits keeps the dtype of logits",
                     mse_on_sigmoid_targets_as_float64),
@@ -590,6 +615,10 @@ EXERCISES = (
                     bce_logits_with_gradient(lambda s, t: (s - t) / (s * (1 - s)))),
             Mistake("the gradient misses the 1/n of the mean",
                     bce_logits_with_gradient(lambda s, t: (s - t) * s.size)),
+            Mistake("the gradient is multiplied by sigmoid'(z) = s (1 - s) once more: (s - t) is already the "
+                    "derivative with respect to z, the chain rule's s (1 - s) cancelled against the 1 / (p (1 - p)) "
+                    "of the derivative with respect to p",
+                    bce_logits_with_gradient(lambda s, t: (s - t) * s * (1 - s))),
             Mistake("log(sigmoid(z)) and log(1 - sigmoid(z)) reach log(0), and exp(-z) overflows, for large |z|: "
                     "rewrite the loss so that exp only ever sees -|z|",
                     bce_logits_through_sigmoid),
@@ -721,6 +750,10 @@ EXERCISES = (
             Mistake("the softmax's row sums lost their axis (no keepdims=True): dividing by them divides column k "
                     "by the sum of row k (numpy only lets it run when N == K)",
                     sce_softmax_sums_on_columns),
+            Mistake("dlogits[y] -= 1 subtracts 1 from whole rows: " + ONE_PER_ROW, sce_rows_indexed_by_labels),
+            Mistake("dlogits[:, y] -= 1 subtracts 1 from whole columns: " + ONE_PER_ROW, sce_columns_indexed_by_labels),
+            Mistake("the loss averages log_probs[y], whole rows of every class: " + ONE_PER_ROW,
+                    sce_loss_of_rows_indexed_by_labels),
             # Last, log(softmax) first: the NaNs of the overflow would match its result (a right gradient).
             Mistake("log(softmax) takes log(0) where a probability underflows: "
                     "compute the log-probabilities with log_sum_exp instead",
