@@ -268,6 +268,24 @@ def test_numerical_gradient_through_a_flattened_copy_fails_on_a_view(layout):
     assert backprop.laid_out(np.ones((2, 3)), layout).flags.c_contiguous is False
 
 
+def test_x_restored_by_adding_and_subtracting_the_step_is_not_exactly_restored():
+    # It passed before: the rounding left in x (about 1e-16) is far within the comparison's tolerance.
+    def add_and_subtract(f, x, step=1e-5):
+        grad = np.zeros(x.shape)
+        for i in np.ndindex(x.shape):
+            x[i] += step
+            f_plus = f(x)
+            x[i] -= 2 * step
+            f_minus = f(x)
+            x[i] += step
+            grad[i] = (f_plus - f_minus) / (2 * step)
+        return grad
+
+    for hidden in (False, True):
+        report = CATALOGUE.evaluate("numerical_gradient", add_and_subtract, hidden=hidden)
+        assert report.status == "failed" and "not exactly as it was" in report.message, str(report)
+
+
 def test_numerical_gradient_that_ignores_its_step_fails_visibly_and_hidden():
     def fixed_step(f, x, step=1e-5):
         return gradcheck.numerical_gradient(f, np.array(x), 1e-5)
@@ -419,7 +437,9 @@ def test_the_too_large_panel_says_every_relu_died_instead_of_diverged():
               "W2": 0.1 * rng.standard_normal((32, 3)) / 4, "b2": np.zeros(3)}
     fig = viz.compare_learning_rates(stub, stub, params, x, y, lrs=(0.01, 1.0, 20.0), steps=100)
     large = fig.losses[20.0]
-    assert np.all(np.isfinite(large)) and abs(large[-1] - large[-3]) < 1e-2 * large[-1]
+    tail = large[-30:]  # b2 alone still moves: the loss cycles within a narrow band, it does not grow
+    assert np.all(np.isfinite(large)) and np.ptp(tail) < 0.1 * tail.mean()
+    assert abs(large[-10:].mean() - large[-20:-10].mean()) < 0.02 * tail.mean()
     title = fig.axes[5].get_title()
     assert "every ReLU dead" in title and "diverged" not in title
     assert "every ReLU dead" not in fig.axes[4].get_title()

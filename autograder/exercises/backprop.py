@@ -244,11 +244,25 @@ def two_layer_numerical(affine_forward, x, y, *arrays):
 # -- run adapters for the exercises on dicts ----------------------------------------------------
 
 
+class NotRestored(Exception):
+    """Raised by the numerical_gradient adapter when x comes back changed by rounding errors only."""
+
+
 def run_numerical_gradient(function, forward, f, x, step, layout):
     # The student perturbs a copy laid out as the case says: the check then reports x after the
-    # call as an output, so that a missing restore is diagnosed like any other mistake.
+    # call as an output, so that a missing restore is diagnosed like any other mistake. The promise
+    # is exact: a change within the comparison's tolerance (original + step - step) is named here.
     given = laid_out(x, layout)
-    return function(f, given, step), np.array(given)
+    grad = function(f, given, step)
+    after = np.array(given)
+    if after.shape == x.shape and not np.array_equal(after, x) and np.allclose(after, x, rtol=1e-6, atol=0):
+        index = tuple(int(i) for i in np.argwhere(after != x)[0])
+        raise NotRestored(
+            f"x is not exactly as it was: x{list(index)} differs from its original value by "
+            f"{abs(after[index] - x[index]):.1e}, a rounding error (adding and then subtracting the step does not give "
+            f"the original number back); save each original value and write that saved value back."
+        )
+    return grad, after
 
 
 def run_neuron_backward(function, forward, w, b, x, y):
@@ -426,6 +440,9 @@ def neuron_cases():
         Case("w, b, x standard normal, y = 0 or 1", draw()),
         Case("a target y between 0 and 1", draw(target="soft")),
         Case("a large input x (standard deviation 5)", draw(scale_x=5.0)),
+        Case("a saturated neuron (w x + b around 6)", draw(z_shift=6.0)),
+        Case("x = 0 (and y = 0): the weight gets no gradient",
+             lambda rng: (float(rng.standard_normal()), float(rng.standard_normal()), 0.0, 0.0)),
         Case("another draw: w, b, x standard normal, y = 0 or 1", draw(), hidden=True),
         Case("a nearly saturated neuron (w x + b around 8)", draw(z_shift=8.0), hidden=True),
         Case("x = 0: the weight gets no gradient", lambda rng: (float(rng.standard_normal()), float(rng.standard_normal()), 0.0, 1.0), hidden=True),
@@ -461,6 +478,8 @@ def numerical_gradient_cases():
         Case("a larger step, step = 1e-2 (x of shape (6,))", draw(_sin_sum, (6,), step=1e-2)),
         Case("x a transposed view, not contiguous in memory (shape (3, 4))", draw(_sin_sum, (3, 4), layout="transposed")),
         Case("x every other column of a wider array, a sliced view (shape (2, 3))", draw(_sin_sum, (2, 3), layout="sliced")),
+        Case("f(x) = log(sum(exp(s * x))) for x of shape (2, 2, 3)", draw(_log_sum_exp, (2, 2, 3))),
+        Case("a single element, shape (1, 1)", draw(_sin_sum, (1, 1))),
         Case("f(x) = log(sum(exp(s * x))) for x of shape (2, 3, 2)", draw(_log_sum_exp, (2, 3, 2)), hidden=True),
         Case("a single element, shape (1,)", draw(_sin_sum, (1,)), hidden=True),
         Case("f(x) = x^T M x + sum(x**3), x of shape (7,)", draw(quadratic, (7,)), hidden=True),
@@ -485,6 +504,7 @@ def affine_cases(with_dout):
         Case("a batch of one, D = 3, M = 2", draw(1, 3, 2)),
         Case("a single output, M = 1 (N = 6, D = 4)", draw(6, 4, 1)),
         Case("float32 inputs (N = 3, D = 4, M = 5)", draw(3, 4, 5, np.float32)),
+        Case("square weights, N = D = M = 2", draw(2, 2, 2)),
         Case("a batch of 10, D = 7, M = 4", draw(10, 7, 4), hidden=True),
         Case("square weights, N = D = M = 3", draw(3, 3, 3), hidden=True),
         Case("float32 inputs, a batch of 8, D = 2, M = 6", draw(8, 2, 6, np.float32), hidden=True),
@@ -504,6 +524,9 @@ def relu_cases(with_dout):
         Case("exact zeros among the inputs", draw(lambda rng: np.array([[-1.5, 0.0, 2.0], [0.0, -0.0, 0.5]]))),
         Case("a batch of one, shape (1, 6)", draw(lambda rng: rng.standard_normal((1, 6)))),
         Case("float32 inputs of shape (3, 4)", draw(lambda rng: rng.standard_normal((3, 4)).astype(np.float32))),
+        Case("inputs of magnitude up to 1000, shape (2, 5)", draw(lambda rng: rng.uniform(-1000, 1000, (2, 5)))),
+        Case("a 3-D input of shape (2, 2, 3), all negative in its first row",
+             draw(lambda rng: rng.standard_normal((2, 2, 3)) - np.array([5.0, 0.0])[:, None, None])),
         Case("inputs of magnitude up to 1000, shape (6, 7)", draw(lambda rng: rng.uniform(-1000, 1000, (6, 7))), hidden=True),
         Case("a 3-D input of shape (2, 3, 4)", draw(lambda rng: rng.standard_normal((2, 3, 4))), hidden=True),
         Case("all inputs negative, shape (3, 3)", draw(lambda rng: -rng.uniform(0.1, 2.0, (3, 3))), hidden=True),
@@ -528,6 +551,7 @@ def two_layer_cases():
         Case("a batch of 6, D = 3 features, H = 5 hidden units, K = 4 classes", lambda rng: _network(rng, 6, 3, 5, 4)),
         Case("a batch of one (N = 1, D = 2, H = 4, K = 3)", lambda rng: _network(rng, 1, 2, 4, 3)),
         Case("two classes, larger weights (N = 8, D = 2, H = 6, K = 2)", lambda rng: _network(rng, 8, 2, 6, 2, scale=3.0)),
+        Case("small weights (initial loss near log K), N = 5, K = 3", lambda rng: _network(rng, 5, 3, 4, 3, scale=0.01)),
         Case("a batch of 20, D = 5, H = 10, K = 3", lambda rng: _network(rng, 20, 5, 10, 3), hidden=True),
         Case("small weights (initial loss near log K), N = 12, K = 5", lambda rng: _network(rng, 12, 4, 7, 5, scale=0.01), hidden=True),
         Case("wide hidden layer (N = 5, D = 2, H = 30, K = 3)", lambda rng: _network(rng, 5, 2, 30, 3), hidden=True),
