@@ -739,7 +739,7 @@ def _cross_entropy_times_sigmoid_prime(z, t):
     ("softmax_cross_entropy", _columns_not_pairs, "dlogits[:, y] -= 1 subtracts 1 from whole columns"),
     ("softmax_cross_entropy", _loss_of_rows, "the loss averages log_probs[y]"),
     ("mse_on_sigmoid", _mse_on_sigmoid_without_the_2, "the factor 2 from differentiating the square"),
-    ("binary_cross_entropy_with_logits", _cross_entropy_times_sigmoid_prime, "multiplied by sigmoid'(z)"),
+    ("binary_cross_entropy_with_logits", _cross_entropy_times_sigmoid_prime, "the gradient is multiplied by sigmoid'(z)"),
 ], ids=["labels-index-rows", "labels-index-columns", "loss-of-whole-rows", "mse-on-sigmoid-without-2",
         "cross-entropy-times-sigmoid-prime"])
 def test_common_wrong_answers_get_their_cause(name, answer, cause):
