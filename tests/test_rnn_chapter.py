@@ -441,3 +441,54 @@ def test_a_bptt_that_leaves_dx_in_reverse_time_order_is_named():
 
     report = CATALOGUE.evaluate("rnn_backward", rnn_backward, ours["rnn_forward"])
     assert report.status == "failed" and "reverse time order" in report.message
+
+
+def _untrained_fit(x, target, rng):
+    H = 4
+    return {"w_x": np.zeros((1, H)), "w_h": np.zeros((H, H)), "b": np.zeros(H), "w_y": np.zeros((H, 1)),
+            "b_y": np.zeros(1)}
+
+
+@pytest.mark.xfail(not exercises.JUDGED_OUTSIDE, strict=True,
+                   reason="needs Exercise.judged in autograder/checks.py: until then fit_sine's held-out error is "
+                          "computed in the student's process, and a cell that replaces heldout_mse forges it")
+def test_fit_sine_is_judged_from_its_parameters_outside_the_students_process(monkeypatch):
+    records = []
+    with monkeypatch.context() as patch:  # the student's process: a cell replaced the held-out error
+        patch.setattr(exercises, "heldout_mse", lambda *args: 0.0)
+        for hidden in (False, True):
+            records.append(CATALOGUE.collect("fit_sine", _untrained_fit, seed=7, hidden=hidden))
+    for record in records:  # what the grader's own process decides
+        (case,) = record["cases"]
+        assert len(case["outputs"]["tuple"]) == len(exercises.KEYS)  # the record holds the five parameters
+        report = CATALOGUE.judge(record, seed=7)
+        assert report.status == "failed" and "untrained" in report.message, str(report)
+
+
+def test_fit_sine_refuses_parameters_it_cannot_judge():
+    def huge(x, target, rng):
+        H = exercises.MAX_HIDDEN + 1
+        return {"w_x": np.zeros((1, H)), "w_h": np.zeros((H, H)), "b": np.zeros(H), "w_y": np.zeros((H, 1)),
+                "b_y": np.zeros(1)}
+
+    def misshapen(x, target, rng):
+        return {**_untrained_fit(x, target, rng), "w_y": np.zeros((3, 1))}
+
+    assert "1 <= H <= 256" in CATALOGUE.evaluate("fit_sine", huge).message
+    assert "do not fit a network" in CATALOGUE.evaluate("fit_sine", misshapen).message
+
+
+def test_a_forward_that_reads_x_time_first_is_named_on_a_square_case():
+    # x[t] instead of x[:, t]: it raises a broadcast error unless N = T, where it runs and is wrong.
+    def rnn_forward(x, h0, w_x, w_h, b, activation="tanh"):
+        f = np.tanh if activation == "tanh" else act.sigmoid
+        states, state = [], h0
+        for t in range(x.shape[1]):
+            state = f(state @ w_h + x[t] @ w_x + b)
+            states.append(state)
+        return np.stack(states, axis=1), None
+
+    assert any(c.draw(np.random.default_rng(0))[0].shape[:2] in {(3, 3), (4, 4)} for c in CATALOGUE["rnn_forward"].cases
+               if not c.hidden)
+    report = CATALOGUE.evaluate("rnn_forward", rnn_forward)
+    assert report.status == "failed" and "x is read time-first" in report.message, report.message

@@ -17,6 +17,8 @@ mistakes of the backward exercises run on this module's own forward references, 
 holds the pre-activation ``a``, so that a derivative taken at the wrong place can be written down.
 """
 
+import dataclasses
+
 import numpy as np
 
 from autograder.checks import Case, Catalogue, Exercise, Mistake, trusted
@@ -209,6 +211,7 @@ def sequence_cases(with_dout, last_only=False):
         return inputs
 
     return (
+        Case("tanh, N = T = 4 (both layouts have the same shape), D = 3, H = 5", draw(4, 4, 3, 5, "tanh")),
         Case("tanh, N = 3 sequences of T = 5 steps, D = 4, H = 6", draw(3, 5, 4, 6, "tanh")),
         Case("the seed's sigmoid, N = 2, T = 4, D = 3, H = 5", draw(2, 4, 3, 5, "sigmoid")),
         Case("tanh, one step (T = 1), N = 4, D = 2, H = 3", draw(4, 1, 2, 3, "tanh")),
@@ -222,6 +225,8 @@ def sequence_cases(with_dout, last_only=False):
              draw(3, 7, 2, 4, "sigmoid", scale=1.0, only_last=True), hidden=True),
         Case("tanh, float32, x a transposed view, N = 4, T = 6, D = 2, H = 3",
              draw(4, 6, 2, 3, "tanh", dtype=np.float32, transposed=True), hidden=True),
+        Case("sigmoid, N = T = 3 (both layouts have the same shape), D = 2, H = 4", draw(3, 3, 2, 4, "sigmoid"),
+             hidden=True),
     )
 
 
@@ -257,14 +262,15 @@ FORMULA_AT_A = ("the output form of the derivative (1 - h**2, or h (1 - h)) is a
 # -- mistakes: the sequence --------------------------------------------------------------------------
 
 
-def _forward_mistake(*, carry=True, from_h0=True, layout="NTH", with_h0=False):
+def _forward_mistake(*, carry=True, from_h0=True, layout="NTH", with_h0=False, read="x[:, t]"):
     def forward(x, h0, w_x, w_h, b, activation="tanh"):
         N, T, _ = x.shape
         f = _act(activation)
         start = h0 if from_h0 else np.zeros_like(h0)
         state, states = start, []
         for t in range(T):
-            state = f((state if carry else start) @ w_h + x[:, t] @ w_x + b)
+            x_t = x[t] if read == "x[t]" else x[:, t]  # x[t] is sequence t (T, D): it fits only when N = T
+            state = f((state if carry else start) @ w_h + x_t @ w_x + b)
             states.append(state)
         if with_h0:
             states.insert(0, start)
@@ -546,17 +552,42 @@ def heldout_mse(params, x, target):
     return loss if np.isfinite(loss) else np.inf
 
 
+#: Whether the check engine judges a result on the trusted side (``Exercise.judged``): then what fit_sine's
+#: record holds is the trained parameters, and the held-out error is computed outside the student's process.
+JUDGED_OUTSIDE = "judged" in {f.name for f in dataclasses.fields(Exercise)}
+
+#: The largest network whose held-out error the check computes (a bound on the trusted side's work).
+MAX_HIDDEN = 256
+
+
 def run_fit_sine(function, forward, x, target, x_heldout, target_heldout, seed):
+    """The student's side: train with ``fit_sine`` and return the five parameter arrays (or, with an engine
+    that cannot judge outside, their held-out error)."""
     params = function(x, target, np.random.default_rng(seed))
     arrays = _unpack(params, "fit_sine", "the trained params as a dict")
     for k, a in zip(KEYS, arrays):
         if not isinstance(a, np.ndarray):
             raise TypeError(f"fit_sine should return arrays, got {_describe(a)} for params[{k!r}].")
+    if JUDGED_OUTSIDE:
+        return arrays
+    return judge_fit_sine(arrays, x, target, x_heldout, target_heldout, seed)
+
+
+def judge_fit_sine(outputs, x, target, x_heldout, target_heldout, seed):
+    """The trusted side: the held-out mean squared error of the parameters fit_sine returned, computed from
+    the catalogue's own held-out waves. What is graded is the threshold: any error at or below it counts as
+    the threshold itself."""
+    if not isinstance(outputs, (tuple, list)) or len(outputs) != len(KEYS) or not all(
+            isinstance(a, np.ndarray) and a.dtype.kind in "fiu" for a in outputs):
+        raise TypeError(f"fit_sine should return a dict of real arrays with the keys {', '.join(KEYS)}.")
+    params = dict(zip(KEYS, outputs))
+    if params["w_h"].ndim != 2 or not 1 <= params["w_h"].shape[0] <= MAX_HIDDEN:
+        raise ValueError(f"fit_sine's w_h should have shape (H, H) with 1 <= H <= {MAX_HIDDEN}, "
+                         f"got {params['w_h'].shape}.")
     try:
-        loss = heldout_mse(dict(zip(KEYS, arrays)), x_heldout, target_heldout)
+        loss = heldout_mse(params, x_heldout, target_heldout)
     except ValueError as error:
         raise TypeError(f"fit_sine's params do not fit a network on these waves: {error}")
-    # What is graded is the threshold: any error at or below it counts as the threshold itself.
     return (max(float(loss), SINE_THRESHOLD),)
 
 
@@ -650,6 +681,8 @@ EXERCISES = (
                     "so stack along axis 1", _forward_mistake(layout="TNH")),
             Mistake("the state is not carried: every step starts again from h0 instead of the previous step's state",
                     _forward_mistake(carry=False)),
+            Mistake("x is read time-first: x[t] is the whole sequence number t, and step t of every sequence is "
+                    "x[:, t] (x is (N, T, D); with N = T both fit)", _forward_mistake(read="x[t]")),
             Mistake("h0 is ignored: the first step starts from the given h0, not from zeros",
                     _forward_mistake(from_h0=False)),
             Mistake("h0 is returned with the states: h holds the T states after each step, not T + 1",
@@ -739,6 +772,7 @@ EXERCISES = (
         solution=fit_sine_with(),
         outputs=("the held-out mean squared error (counted as the threshold when below it)",),
         run=run_fit_sine,
+        **({"judged": judge_fit_sine} if JUDGED_OUTSIDE else {}),
         arg_names=("x", "target", "x_heldout", "target_heldout", "seed"),
         mistakes=(
             Mistake("the parameters come back untrained: train them with your train_tbptt before returning them",
