@@ -52,7 +52,7 @@ def _load_hubctl():
 
 
 def _missing(what: str):
-    msg = f"test_hub needs {what}; see deploy/README.md ('Installing')"
+    msg = f"test_hub needs {what}; see deploy/README.md (section Install)"
     if os.environ.get("CI"):
         pytest.fail(msg + " (CI is set: not skipping)", pytrace=False)
     pytest.skip(msg)
@@ -269,7 +269,7 @@ def run():
 
         if not unix:
             for name in (instructor, *students):
-                (homes / name).mkdir()
+                (homes / name).mkdir(exist_ok=True)
 
         # --- the instructor prepares and releases the chapter while the hub starts
         def prepare():
@@ -354,9 +354,11 @@ def run():
                 r = api(requests, "PUT", user_url(name, f"api/contents/{nb_path}"), token,
                         json={"type": "notebook", "format": "json", "content": nb})
                 assert r.status_code == 200, r.text
+            t1 = time.monotonic()
             r = api(requests, "POST", user_url(name, "assignments/validate"), token, data={"path": nb_path},
                     timeout=120)
             rec["validate"] = r.json()
+            result["timings"][f"validate {name.rsplit('-', 1)[-1]} (s)"] = time.monotonic() - t1
             r = api(requests, "POST", user_url(name, "assignments/submit"), token,
                     data={**q, "assignment_id": CHAPTER})
             body = r.json()
@@ -382,6 +384,7 @@ def run():
             proc = as_instructor([py, "-m", "nbgrader", *step], course)
             assert proc.returncode == 0, f"nbgrader {' '.join(step)}:\n{proc.stdout}\n{proc.stderr}"
             result["timings"][f"{step[0]} done"] = time.monotonic() - t0
+            result[f"{step[0]}_log"] = proc.stdout + proc.stderr
         result["collected"] = sorted(p.name for p in (course / "submitted").iterdir())
         result["points"] = {name: autograded_points(course / "gradebook.db", name) for name in students}
         result["timings"]["graded"] = time.monotonic() - t0
@@ -417,7 +420,9 @@ def run():
         result["hub_log"] = _tail(log, 60)
         result["hub_log_full"] = log.read_text(errors="replace") if log.exists() else ""
         if os.environ.get("NN_HUB_TEST_LOG"):  # keep the hub's log (hub, proxy, single-user servers)
-            Path(os.environ["NN_HUB_TEST_LOG"]).write_text(result["hub_log_full"])
+            Path(os.environ["NN_HUB_TEST_LOG"]).write_text(
+                result["hub_log_full"] + "".join(f"\n=== nbgrader {step}\n" + result.get(f"{step}_log", "")
+                                                 for step in ("collect", "autograde")))
         for name in created:
             subprocess.run(["userdel", "--remove", name], capture_output=True)
         os.environ.clear()
@@ -444,11 +449,16 @@ def _cmd(p) -> str:
 
 
 def _user_exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
+    """The account or its own group (useradd makes one per user) is still there."""
+    import grp
+
+    for lookup in (pwd.getpwnam, grp.getgrnam):
+        try:
+            lookup(name)
+            return True
+        except KeyError:
+            pass
+    return False
 
 
 def test_students_fetch_and_submit_through_the_hub(run):
