@@ -544,6 +544,7 @@ class BatchJudge:
             self.overlays, self.stubbed, self.kept = sandbox.stub_sources(self.catalogue, stubs)
             for p in [stubs, *stubs.iterdir()]:
                 p.chmod(0o755 if p.is_dir() else 0o644)
+        self.leftovers = 0  # processes still running as a sandbox uid after their kernel (should stay 0)
         self.uids: queue.Queue = queue.Queue()
         for k in range(jobs):
             self.uids.put(sandbox.sandbox_uid(k))
@@ -552,6 +553,8 @@ class BatchJudge:
         return self.uids.get()
 
     def give_uid(self, uid) -> None:
+        if sandbox.reap_uid(uid, wait=2.0):
+            self.leftovers += 1
         self.uids.put(uid)
 
     @property
@@ -856,6 +859,8 @@ def _judge_notes(judge: BatchJudge) -> list[str]:
         manual = [f"{c.grade_id} ({c.points:g} points)" for c in judge.cells if not c.code]
         if manual:
             notes.append("needs manual grading (written answers, in formgrader): " + ", ".join(manual))
+        if judge.leftovers:
+            notes.append(f"processes outlived {judge.leftovers} sandbox(es) and were killed")
         if judge.stubbed:
             notes.append(f"not importable in the sandbox (this chapter's answers): {', '.join(judge.stubbed)}")
         if judge.kept:

@@ -88,7 +88,7 @@ class SandboxedExecute(Execute):
     """
 
     max_restarts = Integer(4).tag(config=True)
-    probe_timeout = Integer(5).tag(config=True)
+    probe_timeout = Integer(3).tag(config=True)
     stall_grace = Integer(5).tag(config=True)
 
     async def _async_poll_for_reply(self, msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive):

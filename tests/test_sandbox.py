@@ -124,7 +124,8 @@ def hostile(tmp_path_factory):
 
     def add_honest():
         nonlocal k
-        kind = list(honest)[k % 3]
+        # mostly perfect students, so that a starved or damaged one shows; one partial and one zero
+        kind = {2: "partial", 4: "zero"}.get(k, "perfect")
         name = f"h{k:02d}_{kind}"
         write(name, {"perfect": sol, "zero": released(),
                      "partial": _set_cell(released(), "square_impl", attacks.SQUARE_OK)}[kind])
@@ -228,6 +229,7 @@ def test_report_states_the_sandbox_first(hostile):
     report = hostile["result"].report_path.read_text()
     assert report.startswith("Sandbox: each submission's kernel ran in its own sandbox")
     assert "judged outside the student's code" in report
+    assert "processes outlived" not in report
 
 
 def test_grade_refuses_without_a_sandbox(tmp_path, monkeypatch):
@@ -299,3 +301,48 @@ def test_delegation_to_nnlib_earns_nothing(tmp_path):
     assert scores["m_delegates"] <= open_points, report
     assert "not available while chapter 01_activations is graded" in (
         tmp_path / "cd" / "autograded" / "m_delegates" / REAL / f"{REAL}.ipynb").read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# The pieces, quickly.
+
+
+def test_only_grade_calls_are_judged_outside():
+    from autograder import verdict
+
+    assert verdict.grade_calls('grade("a", a)\n# c\ngrade("a", a, hidden=True)  # s') == [("a", False), ("a", True)]
+    assert verdict.grade_calls('grade("a", a, b)') == [("a", False)]
+    for source in ('assert a(1) == 1', 'grade("a", a)\nprint(1)', 'grade(name, a)', 'g = grade("a", a)',
+                   'grade("a", a, hidden=x)', 'grade("a", *fs)', 'def f(: pass', ''):
+        assert verdict.grade_calls(source) is None, source
+    generated = verdict.collect_source(f'grade("a", a)\n### BEGIN HIDDEN TESTS\ngrade("a", a, hidden=True)  '
+                                       f'# {HIDDEN_SENTINEL}\n### END HIDDEN TESTS')
+    assert generated == "grade('a', a)\ngrade('a', a, hidden=True)\n"
+
+
+def test_similarity_sees_through_renaming_and_docstrings():
+    from autograder import verdict
+
+    a = verdict.tokens('def f(x, w):\n    """Doc."""\n    total = x @ w\n    return total + 1\n')
+    b = verdict.tokens('def g(inputs, weights):\n    out = inputs @ weights  # mine\n    return out + 1\n')
+    c = verdict.tokens('def g(x, w):\n    return (x * w).sum(axis=0) - 1\n')
+    assert verdict.similarity(a, b) == 1.0 and verdict.similarity(a, c) < 0.9
+    assert verdict.tokens("def (:") == [] and verdict.tokens("x" * (verdict.MAX_SOURCE + 1)) == []
+
+
+@pytest.mark.ch01
+def test_stubs_replace_the_chapters_answers_only(tmp_path):
+    from autograder.exercises import activations
+
+    overlays, stubbed, kept = sandbox.stub_sources(activations.CATALOGUE, tmp_path)
+    assert "nnlib.activations.sigmoid" in stubbed and "nnlib.activations.softmax" not in stubbed
+    assert kept == ["nnlib.activations.softmax"]  # the checks draw their inputs with it
+    (real, stub), = overlays.items()
+    assert real.name == "activations.py"
+    ns = {"__name__": "stubbed"}
+    exec(compile(stub.read_text(), str(stub), "exec"), ns)
+    with pytest.raises(RuntimeError, match="not available while chapter 01_activations is graded"):
+        ns["sigmoid"](0.0)
+    import numpy as np
+
+    assert np.allclose(ns["softmax"](np.zeros(3)), 1 / 3)
