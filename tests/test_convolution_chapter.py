@@ -384,3 +384,79 @@ def test_a_max_pool_that_assumes_a_contiguous_input_fails_on_the_view():
     for hidden in (False, True):
         report = CATALOGUE.evaluate("max_pool_forward", assumes_contiguous, hidden=hidden)
         assert report.status == "failed" and "transposed" in report.message, report.message
+
+
+# -- wrong answers found by a second reviewer (each passed some check or grade before its fix) ----------
+
+
+def _passes_anywhere(name, function, forward=None, seeds=(None, 1, 2, 3, 4, 5)):
+    """Whether ``function`` passes the visible or the hidden cases for any of a few seeds."""
+    for hidden in (False, True):
+        for seed in seeds:
+            options = {} if seed is None else {"seed": seed}
+            if UNGUARDED.evaluate(name, function, forward, hidden=hidden, **options).status == "passed":
+                return True
+    return False
+
+
+def test_an_output_size_that_returns_minus_one_instead_of_raising_fails():
+    def returns_minus_one(size, kernel_size, stride=1, pad=0):
+        span = size + 2 * pad - kernel_size
+        if span < 0 or span % stride:
+            return -1  # the old encoding of "raised ValueError"
+        return span // stride + 1
+
+    assert not _passes_anywhere("conv_output_size", returns_minus_one)
+    report = CATALOGUE.evaluate("conv_output_size", returns_minus_one)
+    assert "raised ValueError (1 if it did, 0 if not) is wrong: expected 1, got 0" in report.message
+
+
+def test_an_output_size_without_an_explicit_test_of_a_large_kernel_fails():
+    def modulo_only(size, kernel_size, stride=1, pad=0):  # stride 1 and span -2 gave -1, read as a ValueError
+        span = size + 2 * pad - kernel_size
+        if span % stride:
+            raise ValueError("the stride does not fit")
+        return span // stride + 1
+
+    assert not _passes_anywhere("conv_output_size", modulo_only)
+
+
+def test_an_output_size_that_compares_the_kernel_with_the_unpadded_input_fails_on_every_seed():
+    def ignores_pad(size, kernel_size, stride=1, pad=0):
+        if kernel_size > size:
+            raise ValueError("the kernel is too large")
+        span = size + 2 * pad - kernel_size
+        if span % stride:
+            raise ValueError("the stride does not fit")
+        return span // stride + 1
+
+    assert not _passes_anywhere("conv_output_size", ignores_pad)
+    report = CATALOGUE.evaluate("conv_output_size", ignores_pad)
+    assert "compared with the input without its padding" in report.message
+
+
+def _negative_end_slices(flip):
+    def wrong(x, k, mode="full"):
+        kk = k if flip else k[::-1]
+        full = np.zeros(len(x) + len(k) - 1)
+        for n in range(full.size):
+            for m in range(len(x)):
+                if 0 <= n - m < len(k):
+                    full[n] += x[m] * kk[n - m]
+        if mode == "full":
+            return full
+        if mode == "valid":
+            return full[len(k) - 1 : -(len(k) - 1)]  # empty for a one-sample kernel
+        start = (len(k) - 1) // 2
+        return full[start : -(len(k) - 1 - start)]
+
+    return wrong
+
+
+@pytest.mark.parametrize("name, flip", [("convolve1d", True), ("correlate1d", False)])
+def test_slices_that_end_at_minus_zero_fail_the_visible_check(name, flip):
+    """A one-sample kernel was only in a hidden 'valid' case and in no 'same' case: full marks locally, points lost."""
+    report = CATALOGUE.evaluate(name, _negative_end_slices(flip))
+    assert report.status == "failed" and "one-sample kernel" in report.message
+    assert "which is 0, and the slice is empty" in report.message
+    assert not _passes_anywhere(name, _negative_end_slices(flip))

@@ -7,7 +7,7 @@ The notebook imports ``check`` and ``grade`` from here. The exercises, in the no
 - ``convolve1d`` / ``correlate1d``: the discrete sums in the modes full, same and valid (numpy's
   conventions), the kernel never longer than the signal;
 - ``conv_output_size``: ``(H + 2P - K) / S + 1``, a ``ValueError`` when the stride does not fit or
-  the kernel is larger than the padded input (encoded as -1 by the check, see ``run_output_size``);
+  the kernel is larger than the padded input (the check's outputs are ``(raised, size)``, see ``run_output_size``);
 - ``conv_forward`` (loops) / ``conv_backward``: the convolutional layer, multi-channel, with stride
   and padding; the backward is compared with nnlib and with central differences of the student's
   own forward;
@@ -30,8 +30,8 @@ from autograder.checks import Case, Catalogue, Exercise, Mistake
 from nnlib import conv
 from nnlib.gradcheck import numerical_gradient_array
 
-#: The label of conv_output_size's result: the check turns a ValueError into -1 (see run_output_size).
-RAISED = -1
+#: conv_output_size's outputs as the check sees them, ``(raised, size)``: a ValueError is ``(1, 0)`` (see run_output_size).
+RAISED = (1, 0)
 
 
 class Untrusted(Exception):
@@ -114,6 +114,8 @@ def modes_cases():
         Case("mode 'valid', k as long as x (len 5 and 5)", draw(5, 5, "valid")),
         Case("mode 'full', a one-sample kernel (len 6 and 1)", draw(6, 1, "full")),
         Case("mode 'same', k as long as x (len 4 and 4)", draw(4, 4, "same")),
+        Case("mode 'valid', a one-sample kernel (len 6 and 1)", draw(6, 1, "valid")),
+        Case("mode 'same', a one-sample kernel (len 5 and 1)", draw(5, 1, "same")),
     ]
     hidden = [
         Case("mode 'full', len(x) = 11, len(k) = 4", draw(11, 4, "full"), hidden=True),
@@ -122,6 +124,7 @@ def modes_cases():
         Case("mode 'same', an odd kernel: len(x) = 12, len(k) = 5", draw(12, 5, "same"), hidden=True),
         Case("mode 'full', k as long as x (len 5 and 5)", draw(5, 5, "full"), hidden=True),
         Case("mode 'valid', a one-sample kernel (len 7 and 1)", draw(7, 1, "valid"), hidden=True),
+        Case("mode 'same', a one-sample kernel (len 8 and 1)", draw(8, 1, "same"), hidden=True),
     ]
     return tuple(visible + hidden)
 
@@ -146,9 +149,12 @@ def _crop(full, len_x, len_k, mode, same_start=None):
     return full[len_k - 1 : len_x]
 
 
-def _convolve_mistake(*, flip=True, same_start=None, valid=None, full_short=False):
+def _convolve_mistake(*, flip=True, same_start=None, valid=None, full_short=False, negative_ends=False):
     def wrong(x, k, mode="full"):
         full = _full_by_loops(x, k, flip=flip)
+        if negative_ends and mode != "full":  # full[start : -(values dropped at the end)]: -0 is 0, an empty slice
+            start = (len(k) - 1) // 2 if mode == "same" else len(k) - 1
+            return full[start : -(len(k) - 1 - start if mode == "same" else len(k) - 1)]
         if mode == "same" and same_start is not None:
             return _crop(full, len(x), len(k), mode, same_start(len(k)))
         if mode == "valid" and valid is not None:
@@ -178,6 +184,9 @@ CONVOLVE_MISTAKES = (
     Mistake("'valid' is one value short: it has len(x) - len(k) + 1 values", _convolve_mistake(valid=lambda lx, lk: slice(lk, lx))),
     Mistake("'valid' is one value too long: it has len(x) - len(k) + 1 values", _convolve_mistake(valid=lambda lx, lk: slice(lk - 2 if lk > 1 else 0, lx))),
     Mistake("'full' misses its last value: it has len(x) + len(k) - 1 values", _convolve_mistake(full_short=True)),
+    Mistake("the slice of 'full' ends at a negative index, -(values dropped at the end): when nothing is dropped "
+            "(a one-sample kernel) that is -0, which is 0, and the slice is empty; give the end as a length, start + values",
+            _convolve_mistake(negative_ends=True)),
 )
 
 CORRELATE_MISTAKES = (
@@ -189,6 +198,9 @@ CORRELATE_MISTAKES = (
             _convolve_mistake(flip=False, same_start=lambda len_k: len_k // 2)),
     Mistake("'valid' is one value short: it has len(x) - len(k) + 1 values",
             _convolve_mistake(flip=False, valid=lambda lx, lk: slice(lk, lx))),
+    Mistake("the slice of 'full' ends at a negative index, -(values dropped at the end): when nothing is dropped "
+            "(a one-sample kernel) that is -0, which is 0, and the slice is empty; give the end as a length, start + values",
+            _convolve_mistake(flip=False, negative_ends=True)),
 )
 
 
@@ -196,21 +208,25 @@ CORRELATE_MISTAKES = (
 
 
 def output_size_reference(size, kernel_size, stride, pad):
+    """``(raised, size)``: ``(1, 0)`` if the geometry must raise ValueError, else ``(0, output size)``."""
     try:
-        return conv.output_size(size, kernel_size, stride, pad, strict=True)
+        return (0, conv.output_size(size, kernel_size, stride, pad, strict=True))
     except ValueError:
         return RAISED
 
 
 def run_output_size(function, forward, size, kernel_size, stride, pad):
-    """The student's size, or -1 if it raised ValueError (any other exception is reported as such)."""
+    """``(1, 0)`` if the student's function raised ValueError, else ``(0, its int)`` (other exceptions are reported).
+
+    The raise is a separate output, so that no returned number (-1, 0) can pass for a ValueError.
+    """
     try:
         result = function(size, kernel_size, stride, pad)
     except ValueError:
-        return (RAISED,)
+        return RAISED
     if isinstance(result, bool) or not isinstance(result, (int, np.integer)):
         raise TypeError(f"conv_output_size should return an int, got {_describe(result)} {result!r}.")
-    return (int(result),)
+    return (0, int(result))
 
 
 def _size_mistake(formula, *, check_fit=True, check_large=True):
@@ -255,8 +271,12 @@ def output_size_cases():
         size, pad = int(rng.integers(2, 6)), int(rng.integers(0, 2))
         return size, size + 2 * pad + int(rng.integers(1, 3)), 1, pad
 
-    def exact_fit(rng):
-        size, pad = int(rng.integers(2, 8)), int(rng.integers(0, 3))
+    def larger_than_input(rng):  # H < K < H + 2P: fits thanks to the padding
+        size, pad = int(rng.integers(2, 7)), int(rng.integers(1, 3))
+        return size, size + int(rng.integers(1, 2 * pad)), 1, pad
+
+    def exact_fit(rng):  # pad >= 1: K = H + 2P > H, so a test of K against H alone (no padding) raises here
+        size, pad = int(rng.integers(2, 8)), int(rng.integers(1, 3))
         return size, size + 2 * pad, int(rng.integers(1, 4)), pad
 
     return (
@@ -265,16 +285,34 @@ def output_size_cases():
         Case("stride 2 or 3 with padding 0 to 2, a geometry that fits", fitting((2, 3), (0, 1, 2))),
         Case("a stride that does not fit: ValueError", not_fitting((0,))),
         Case("a kernel larger than the padded input: ValueError", too_large),
-        Case("a kernel exactly as large as the padded input (one output)", exact_fit),
+        Case("a kernel larger than the input but not than the padded input (stride 1, pad 1 or 2)", larger_than_input),
+        Case("a kernel exactly as large as the padded input (one output), pad 1 or 2", exact_fit),
         Case("stride 1, padding 0 to 3", fitting((1,), (0, 1, 2, 3)), hidden=True),
         Case("stride 2 to 4, a geometry that fits", fitting((2, 3, 4), (0, 1)), hidden=True),
         Case("a stride that does not fit, with padding: ValueError", not_fitting((1, 2)), hidden=True),
         Case("a kernel larger than the padded input: ValueError", too_large, hidden=True),
-        Case("a kernel exactly as large as the padded input, another draw", exact_fit, hidden=True),
+        Case("a kernel larger than the input but not than the padded input, another draw", larger_than_input, hidden=True),
+        Case("a kernel exactly as large as the padded input, pad 1 or 2, another draw", exact_fit, hidden=True),
     )
 
 
+def _size_ignoring_pad(size, kernel_size, stride, pad):
+    if kernel_size > size:  # the padding forgotten: the window slides over size + 2 * pad values
+        raise ValueError("kernel too large")
+    return _size_mistake(lambda h, k, s, p: h + 2 * p - k)(size, kernel_size, stride, pad)
+
+
+def _size_no_room(size, kernel_size, stride, pad):
+    if kernel_size >= size + 2 * pad:  # one too strict: a kernel as large as the padded input fits once
+        raise ValueError("kernel too large")
+    return _size_mistake(lambda h, k, s, p: h + 2 * p - k)(size, kernel_size, stride, pad)
+
+
 OUTPUT_SIZE_MISTAKES = (
+    Mistake("a kernel exactly as large as the padded input raises: it fits, once (K <= H + 2P gives at least one position)",
+            _size_no_room),
+    Mistake("the kernel is compared with the input without its padding: a kernel up to H + 2P fits, the window "
+            "slides over the padded input", _size_ignoring_pad),
     Mistake("the + 1 is missing: the first window is at position 0, then one more per stride",
             lambda size, kernel_size, stride, pad: _size_mistake(lambda h, k, s, p: h + 2 * p - k)(size, kernel_size, stride, pad) - 1),
     Mistake("the padding is counted once: it is added on both sides, H + 2P",
@@ -734,10 +772,10 @@ EXERCISES = (
     Exercise("correlate1d", conv.correlate1d, modes_cases(), mistakes=CORRELATE_MISTAKES, arg_names=("x", "k", "mode")),
     Exercise(
         "conv_output_size",
-        lambda size, kernel_size, stride, pad: (output_size_reference(size, kernel_size, stride, pad),),
+        output_size_reference,
         output_size_cases(),
         solution=lambda size, kernel_size, stride, pad: conv.output_size(size, kernel_size, stride, pad, strict=True),
-        outputs=("the output size (-1 stands for: raised ValueError)",),
+        outputs=("raised ValueError (1 if it did, 0 if not)", "the output size (0 when ValueError was raised)"),
         run=run_output_size,
         arg_names=("size", "kernel_size", "stride", "pad"),
         mistakes=OUTPUT_SIZE_MISTAKES,
