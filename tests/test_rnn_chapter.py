@@ -492,3 +492,23 @@ def test_a_forward_that_reads_x_time_first_is_named_on_a_square_case():
                if not c.hidden)
     report = CATALOGUE.evaluate("rnn_forward", rnn_forward)
     assert report.status == "failed" and "x is read time-first" in report.message, report.message
+
+
+def test_fit_sine_on_unwritten_pieces_says_which_is_not_written():
+    # The given line of fit_sine used to fall back to nnlib's forward and BPTT, and the check then said
+    # "fit_sine calls nnlib's answer nnlib.rnn.rnn_forward" of a student who never called it.
+    assert "fallback=False" in cell_with_id(notebook(CHAPTER), "fit_sine_solution").source
+
+    def rnn_forward(*args):
+        raise NotImplementedError()
+
+    def rnn_backward(*args):
+        raise NotImplementedError()
+
+    def fit_sine(x, target, rng):
+        sequence_loss, _ = viz.sequence_loss_with(rnn_forward, rnn_backward, fallback=False)
+        params = dict(zip(exercises.KEYS, exercises._params(rng, 1, 8, 1)))
+        return rnn.train_tbptt(sequence_loss, params, x, target, lr=0.5, chunk=20, num_epochs=1, max_norm=0.5)[0]
+
+    report = CATALOGUE.evaluate("fit_sine", fit_sine)
+    assert report.status == "not attempted" and "rnn_forward still raises NotImplementedError" in report.message

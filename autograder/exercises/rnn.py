@@ -233,7 +233,7 @@ def sequence_cases(with_dout, last_only=False):
 # -- mistakes: one step ------------------------------------------------------------------------------
 
 
-def _step_mistake(derivative="output", carry_weights=True, dw_h_transposed=False, db_summed=True):
+def _step_mistake(derivative="output", carry_weights=True, dw_h_transposed=False, db_summed=True, dw_h_from="h_prev"):
     """A wrong rnn_step_backward from ``step_forward_reference``'s cache."""
 
     def backward(dout, cache):
@@ -247,7 +247,7 @@ def _step_mistake(derivative="output", carry_weights=True, dw_h_transposed=False
         else:
             da = dout
         dh_prev = da @ w_h.T if carry_weights else da
-        dw_h = da.T @ h_prev if dw_h_transposed else h_prev.T @ da
+        dw_h = da.T @ h_prev if dw_h_transposed else (h if dw_h_from == "h" else h_prev).T @ da
         return da @ w_x.T, dh_prev, x.T @ da, dw_h, da.sum(axis=0) if db_summed else da
 
     return backward
@@ -281,7 +281,7 @@ def _forward_mistake(*, carry=True, from_h0=True, layout="NTH", with_h0=False, r
 
 
 def _bptt_mistake(*, carry=True, own_gradient=True, derivative="output", sum_over_time=True, dh0="through",
-                  layout="NTD", own_last=True, dx_order="forward"):
+                  layout="NTD", own_last=True, dx_order="forward", dw_h_from="h_prev"):
     """A wrong rnn_backward from ``sequence_forward_reference``'s cache, one step changed."""
 
     def backward(dout, cache):
@@ -306,6 +306,8 @@ def _bptt_mistake(*, carry=True, own_gradient=True, derivative="output", sum_ove
                 dh_first = dh_t
             da = dh_t * dact[:, t]
             h_prev = h0 if t == 0 else h[:, t - 1]
+            if dw_h_from == "h_t":
+                h_prev = h[:, t]
             dx[:, t] = da @ w_x.T
             if sum_over_time:
                 dw_x, dw_h, db = dw_x + x[:, t].T @ da, dw_h + h_prev.T @ da, db + da.sum(axis=0)
@@ -367,6 +369,11 @@ def _clip_mistake(kind):
             return {k: g * g.dtype.type(min(1.0, max_norm / norms[k]) if norms[k] > 0 else 1.0) for k, g in grads.items()}, total
         if kind == "sum of norms":
             total = sum(norms.values())
+        if kind == "max abs":
+            total = float(max(np.abs(g).max() for g in grads.values()))
+        if kind == "inverted":
+            scale = max_norm / total if total < max_norm else 1.0
+            return {k: g * g.dtype.type(scale) for k, g in grads.items()}, total
         if kind == "by value":
             return {k: np.clip(g, -max_norm, max_norm) for k, g in grads.items()}, total
         if kind == "always":
@@ -666,6 +673,8 @@ EXERCISES = (
                     _step_mistake(dw_h_transposed=True)),
             Mistake("db is not summed over the batch: b is shared by every example",
                     _step_mistake(db_summed=False)),
+            Mistake("dw_h is computed with the step's output h: w_h multiplies the step's input h_prev, so dw_h = "
+                    "(what reaches a) weighted by h_prev", _step_mistake(dw_h_from="h")),
         ),
     ),
     Exercise(
@@ -718,6 +727,8 @@ EXERCISES = (
                     _bptt_mistake(dh0="dropped")),
             Mistake("dh0 is the gradient reaching h_1: pass it back through step 1 (act' and w_h) to reach h0",
                     _bptt_mistake(dh0="at h_1")),
+            Mistake("dw_h is summed with h_t instead of h_{t-1}: step t multiplies w_h by the state it starts from",
+                    _bptt_mistake(dw_h_from="h_t")),
         ),
     ),
     Exercise(
@@ -739,6 +750,10 @@ EXERCISES = (
                     "keeping its direction", _clip_mistake("by value")),
             Mistake("total_norm is the norm after clipping: return the norm the gradients had before",
                     _clip_mistake("norm after")),
+            Mistake("the norm is the largest absolute value of all elements: it is the Euclidean norm, the square root "
+                    "of the sum of all squares", _clip_mistake("max abs")),
+            Mistake("the condition is the wrong way round: scale only when the norm is above max_norm, and leave the "
+                    "gradients as they are below it", _clip_mistake("inverted")),
             Mistake("the scale has an epsilon in its denominator, max_norm / (total_norm + 1e-6) as in PyTorch: the "
                     "combined norm must become exactly max_norm (and a norm above max_norm > 0 is never 0)",
                     _clip_mistake("epsilon")),

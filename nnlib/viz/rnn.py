@@ -198,11 +198,19 @@ def spectral_radius_widget(rnn_forward=None, rnn_backward=None, *, T=40, radius=
 # -- training on a sequence task ---------------------------------------------------------------------
 
 
-def sequence_loss_with(rnn_forward=None, rnn_backward=None):
+def sequence_loss_with(rnn_forward=None, rnn_backward=None, *, fallback=True):
     """``(loss_fn, who)``: the regression loss of ``nnlib.rnn.rnn_regression_loss`` computed with your
     forward and BPTT (nnlib's while yours are not written), ``loss_fn(params, x, target, h0) ->
-    (loss, grads, h_last)``."""
-    forward, backward, who = rnn_functions(rnn_forward, rnn_backward)
+    (loss, grads, h_last)``.
+
+    With ``fallback=False`` the given functions are used as they are, written or not: a graded
+    synthesis must train with the student's own pieces, and an unwritten one then raises its
+    ``NotImplementedError`` (the check says which is not written) instead of calling nnlib's.
+    """
+    if fallback:
+        forward, backward, who = rnn_functions(rnn_forward, rnn_backward)
+    else:
+        forward, backward, who = rnn_forward, rnn_backward, "yours"
 
     def sequence_loss(params, x, target, h0):
         h, cache = forward(x, h0, params["w_x"], params["w_h"], params["b"], "tanh")  # (N, T, H)
