@@ -14,8 +14,11 @@ here, on top of nnlib's.
 Every promise a statement makes has a case, and every family of hidden case has a visible one, so
 ``check`` never shows full marks where grading will not: float32 wherever the statement promises the
 dtype of the input (then ``target`` shares it), exact probabilities of 0 and 1 in float32 too (where
-``1 - 1e-12`` rounds to 1), a non-default ``eps``, soft targets (the statements allow targets in
-[0, 1]), a transposed (Fortran-ordered) view of the logits. Inputs are always compared exactly before
+``1 - 1e-12`` rounds to 1), a non-default ``eps`` in float64 and in float32 (powers of 2 there, so that
+``1 - eps`` is exact in float32), probabilities inside the clipping margin but not exactly 0 or 1, soft
+targets (the statements allow targets in [0, 1]), a transposed (Fortran-ordered) view of the logits, a
+batch whose labels miss the last classes, an axis of length 1 before the last; a hidden case and its
+visible twin have the same dtypes and numbers of dimensions. Inputs are always compared exactly before
 and after the call by the check engine.
 """
 
