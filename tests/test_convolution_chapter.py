@@ -460,3 +460,58 @@ def test_slices_that_end_at_minus_zero_fail_the_visible_check(name, flip):
     assert report.status == "failed" and "one-sample kernel" in report.message
     assert "which is 0, and the slice is empty" in report.message
     assert not _passes_anywhere(name, _negative_end_slices(flip))
+
+
+# -- the experiments in the grader, where nnlib's convolutions are stubs ------------------------------------
+
+
+@pytest.fixture
+def grading_stubs(tmp_path, monkeypatch):
+    """nnlib.conv's functions replaced by the grading sandbox's own stubs (autograder.sandbox.stub_sources)."""
+    import importlib.util
+
+    from autograder import sandbox
+
+    overlays, stubbed, _ = sandbox.stub_sources(CATALOGUE, tmp_path)
+    (stub_file,) = overlays.values()
+    spec = importlib.util.spec_from_file_location("stubbed_conv", stub_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for qualified in stubbed:
+        name = qualified.rsplit(".", 1)[1]
+        monkeypatch.setattr(conv, name, getattr(module, name))
+    return stubbed
+
+
+def test_nnlib_available_is_false_only_under_the_grading_stubs(grading_stubs):
+    assert "nnlib.conv.conv2d_forward" in grading_stubs and "nnlib.conv.max_pool_forward" in grading_stubs
+    assert viz.nnlib_available() is False
+
+
+def test_nnlib_available_does_not_hide_a_real_error(monkeypatch):
+    assert viz.nnlib_available() is True
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a real bug")
+
+    monkeypatch.setattr(conv, "conv2d_forward", broken)
+    with pytest.raises(RuntimeError, match="a real bug"):
+        viz.nnlib_available()
+
+
+def test_the_experiments_on_nnlibs_layers_say_they_are_skipped_under_the_grading_stubs(grading_stubs, capsys):
+    """Every code cell but the checks runs (the solutions standing for the student's answers); the cells built on
+    nnlib's layers print one line each instead of raising the stubs' RuntimeError."""
+    nb = notebook(CHAPTER)
+    namespace = {"display": lambda *args: None}
+    for cell in nb.cells:
+        if cell.cell_type != "code" or re.search(r"^(check|grade)\(", cell.source, re.M):
+            continue
+        source = "\n".join(line for line in cell.source.splitlines() if not line.startswith("%"))
+        exec(compile(source, f"cell {cell.get('id')}", "exec"), namespace)
+    assert namespace["nnlib_runs"] is False
+    printed = capsys.readouterr().out
+    assert printed.count("skipped while this chapter is graded") == 5, printed
+    for what in ("the CNN-vs-MLP experiment", "the training curves", "the learned filters",
+                 "the trained network run by your layers", "nnlib's max-pool on a channel of 1s"):
+        assert f"{what}: skipped while this chapter is graded" in printed

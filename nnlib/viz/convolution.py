@@ -10,7 +10,9 @@ yet (``nnlib.viz.student_or_reference``); titles say which was used. Figures are
 - ``plot_shift_equivariance``: shift the digit, and the feature map shifts with it;
 - ``plot_feature_map`` / ``kernel_widget``: any 3x3 kernel (typed in, or a preset) on a digit;
 - ``plot_histories``: training and validation accuracy of several models, epoch by epoch;
-- ``plot_filters_and_maps``: a trained first convolution's filters and their feature maps of a digit.
+- ``plot_filters_and_maps``: a trained first convolution's filters and their feature maps of a digit;
+- ``nnlib_available`` / ``skipped``: whether nnlib's convolutions run (not in the grader, which replaces
+  them with stubs), and the one line an experiment built on them prints when it is skipped there.
 
 Shape letters: N images, C channels, F filters, H/W height/width, KH/KW kernel.
 """
@@ -30,6 +32,43 @@ KERNELS = {
     "horizontal edges": np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype=float),
     "outline": np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], dtype=float),
 }
+
+
+# -- nnlib's convolutions in the grader ----------------------------------------------------------------
+
+#: Part of the message of the grading sandbox's stubs (``autograder.sandbox.stub_sources``): while the
+#: chapter is graded, nnlib's answers to its exercises raise ``RuntimeError`` with this text.
+GRADING_STUB_TEXT = "is not available while chapter"
+
+
+def is_grading_stub(error):
+    """Whether ``error`` comes from a grading sandbox's stub of an nnlib function (and not from a real bug)."""
+    return isinstance(error, RuntimeError) and GRADING_STUB_TEXT in str(error)
+
+
+def nnlib_available():
+    """True when nnlib's convolution layers run; False only under the grader's stubs.
+
+    Tries ``conv.conv2d_forward`` and ``conv.max_pool_forward`` (which ``model.Conv2D`` and
+    ``model.MaxPool`` use) on a tiny input. Any error other than the grading stub's propagates, so that a
+    real bug is never hidden behind "skipped".
+
+    >>> nnlib_available()
+    True
+    """
+    try:
+        conv.conv2d_forward(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 1, 1)), np.zeros(1))
+        conv.max_pool_forward(np.zeros((1, 1, 2, 2)), 2, 2)
+    except RuntimeError as error:
+        if is_grading_stub(error):
+            return False
+        raise
+    return True
+
+
+def skipped(what):
+    """Print the one line an experiment on nnlib's layers shows instead of its result while the chapter is graded."""
+    print(f"{what}: skipped while this chapter is graded (the grader replaces nnlib's convolutions with stubs).")
 
 
 # -- the student's functions, or nnlib's --------------------------------------------------------------
