@@ -778,6 +778,9 @@ EXERCISES = (
                     lambda *a, **k: _tbptt(*a, **k, clipping=False)),
             Mistake("each loss is recorded after the update: record the loss loss_fn returned, before updating params",
                     lambda *a, **k: _tbptt(*a, **k, record_after=True)),
+            Mistake("the gradients are clipped tensor by tensor, not by their global norm: clip with `clip`, the function "
+                    "train_tbptt is given (your clip_grad_norm when it is None), and check clip_grad_norm on its own",
+                    lambda *a, **k: _tbptt(*a, **{**k, "clip": _clip_mistake("per tensor")})),
         ),
     ),
     Exercise(
