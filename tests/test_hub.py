@@ -379,6 +379,19 @@ def run():
             r = api(session, "DELETE", f"{base}/hub/api/users/{name}/server", token)
             assert r.status_code in (202, 204), (name, r.status_code, r.text)
 
+        # --- what a student's account cannot read: solutions, another student's work, others' submissions
+        if unix:
+            def can(user, *argv):
+                return subprocess.run(["runuser", "-u", user, "--", *argv], capture_output=True).returncode == 0
+            solved_nb = Path(pwd.getpwnam(solved).pw_dir) / CHAPTER / f"{CHAPTER}.ipynb"
+            result["student_can"] = {
+                "read the solutions": can(blank, "cat", str(course / "solutions" / CHAPTER / f"{CHAPTER}.ipynb")),
+                "read the gradebook": can(blank, "cat", str(course / "gradebook.db")),
+                "read another student's notebook": can(blank, "cat", str(solved_nb)),
+                "list the exchange's inbound": can(blank, "ls", str(s.exchange / s.course_id / "inbound")),
+            }
+            result["student_can_control"] = can(solved, "cat", str(solved_nb))  # the check itself works
+
         # --- the instructor collects and autogrades (stock nbgrader, in the course folder)
         for step in (["collect", CHAPTER], ["autograde", CHAPTER]):
             proc = as_instructor([py, "-m", "nbgrader", *step], course)
@@ -402,13 +415,11 @@ def run():
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and any(_alive(p) for p in watched.values()):
                 time.sleep(0.2)
+        # Anything still alive that the hub started, or that runs as a test account, is a survivor.
+        owned = [q for q in psutil.process_iter(["username"]) if q.info["username"] in created]
         survivors = [f"{p.pid} {_cmd(p)}" for p in watched.values() if _alive(p)]
-        if unix:
-            for name in created:
-                for p in psutil.process_iter(["username"]):
-                    if p.info["username"] == name:
-                        survivors.append(f"{p.pid} (user {name}) {_cmd(p)}")
-        for p in list(watched.values()) + [q for q in psutil.process_iter(["username"]) if q.info["username"] in created]:
+        survivors += [f"{p.pid} (user {p.info['username']}) {_cmd(p)}" for p in owned if _alive(p)]
+        for p in list(watched.values()) + owned:  # kill them, so that the accounts can go
             if _alive(p):
                 try:
                     p.kill()
@@ -491,6 +502,13 @@ def test_instructor_has_the_formgrader_and_students_do_not(run):
     assert status == 200 and CHAPTER in names, (status, "\n".join(
         ln for ln in run["hub_log_full"].splitlines() if "formgrader" in ln.lower() or "rror" in ln)[-6000:])
     assert run["formgrader_student_status"] == 404
+
+
+def test_students_cannot_read_solutions_or_each_other(run):
+    if not run["unix"]:
+        pytest.skip("no Unix accounts in this mode (SimpleLocalProcessSpawner)")
+    assert run["student_can_control"], "the student cannot even read their own notebook"
+    assert not any(run["student_can"].values()), run["student_can"]
 
 
 def test_pam_login(run):

@@ -133,13 +133,16 @@ def make_exchange(s: Settings) -> None:
 
 
 def create_user(name: str, password: str | None = None, home_base: Path | None = None) -> None:
-    """A local Unix account with a home folder (PAM logs it in); homes under ``home_base`` if given."""
+    """A local Unix account with a private home folder (PAM logs it in); homes under ``home_base`` if
+    given. Private: Debian's useradd makes homes 0755 (UMASK 022, no HOME_MODE), which would let every
+    student read every other student's notebooks."""
     try:
         pwd.getpwnam(name)
     except KeyError:
         base = ["--base-dir", str(home_base)] if home_base else []
         subprocess.run(["useradd", "--create-home", *base, "--shell", "/bin/bash", name], check=True,
                        capture_output=True)
+        os.chmod(pwd.getpwnam(name).pw_dir, 0o700)
     if password:
         subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
 
