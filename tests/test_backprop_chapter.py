@@ -324,6 +324,80 @@ def test_the_reference_training_reaches_the_threshold_with_a_margin():
         assert backprop.accuracy(params, *splits[held_out]) > backprop.DIGITS_THRESHOLD + 0.02
 
 
+# -- the statements ask for derivations: no solution line is written out in the text ---------------
+
+STATEMENT_GRADE_IDS = [f"{name}_statement" for name in backprop.CATALOGUE.exercises]
+
+
+def _solution_lines():
+    nb = notebook(CHAPTER)
+    for cell in nb.cells:
+        meta = nbgrader(cell)
+        if cell.cell_type == "code" and meta.get("solution"):
+            body = cell.source.partition("### BEGIN SOLUTION")[2].partition("### END SOLUTION")[0]
+            for line in body.splitlines():
+                code = line.split("#")[0].strip()
+                if len(code) >= 12 and not code.startswith(("return loss", "losses = ", "for _ in")):
+                    yield meta["grade_id"], code
+
+
+def test_no_markdown_cell_spells_out_a_line_of_a_solution():
+    # "Could a student who only copies from the statement pass?" The text before and after the
+    # exercises must not hold the answer's code (e.g. `dout @ w.T`, `dout * (x > 0)`).
+    text = "\n".join(c.source for c in notebook(CHAPTER).cells if c.cell_type == "markdown")
+    squeezed = text.replace(" ", "")
+    given = {  # the forward pass and the interface, which the statements give on purpose
+        "loss, dscores = softmax_cross_entropy(scores, y)",
+        "on_epoch(params)",
+    }
+    leaks = [(gid, code) for gid, code in _solution_lines() if code.replace(" ", "") in squeezed and code not in given]
+    assert not leaks, leaks
+    for fragment in ("dout @ w.T", "x.T @ dout", "dout * (x > 0)", "np.maximum(x, 0)", "params[k] - lr * grads[k]"):
+        assert fragment.replace(" ", "") not in squeezed, fragment
+
+
+@pytest.mark.parametrize("grade_id", [g for g in STATEMENT_GRADE_IDS if g not in ("neuron_forward_statement", "affine_forward_statement")])
+def test_statements_fold_two_progressive_hints_away(grade_id):
+    source = cell_with_id(notebook(CHAPTER), grade_id).source
+    assert source.index("<summary>Hint 1</summary>") < source.index("<summary>Hint 2</summary>")
+    assert source.count("</details>") == 2
+
+
+def test_two_written_questions_with_points_and_rubrics():
+    nb = notebook(CHAPTER)
+    answers = [c for c in nb.cells if nbgrader(c).get("grade_id", "").startswith("written_") and nbgrader(c).get("solution")]
+    assert len(answers) == 2
+    for cell in answers:
+        meta, i = nbgrader(cell), nb.cells.index(cell)
+        assert cell.cell_type == "markdown" and meta["grade"] and not meta["locked"] and meta["points"] > 0
+        assert f"**Rubric ({meta['points']} points):**" in cell.source
+        assert cell.source.startswith("### BEGIN SOLUTION") and cell.source.rstrip().endswith("### END SOLUTION")
+        question = nb.cells[i - 1]
+        assert nbgrader(question)["locked"] and f"({meta['points']} points, graded by hand)" in question.source
+
+
+def test_every_experiment_is_preceded_by_a_prediction():
+    nb = notebook(CHAPTER)
+    experiments = ("viz.train_live(", "viz.compare_learning_rates(", "_, tiny_losses = gradient_descent(",
+                   "viz.train_with_curves(", "viz.plot_difference_errors(", "loss, grads = two_layer_loss(tiny_weights")
+    for fragment in experiments:
+        (i,) = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and fragment in c.source]
+        assert nb.cells[i - 1].source.startswith("**Predict.**"), fragment
+
+
+def test_graded_cells_let_run_all_continue():
+    for cell in graded_cells(notebook(CHAPTER)):
+        if cell.cell_type == "code":
+            assert "raises-exception" in cell.metadata.get("tags", []), nbgrader(cell)["grade_id"]
+
+
+def test_text_errors_of_issue_7_stay_fixed():
+    text = "\n".join(c.source for c in notebook(CHAPTER).cells if c.cell_type == "markdown")
+    assert "passes silently" not in text and "the seed's" not in text
+    assert "about as much as one forward pass" not in text and "about as much as the forward pass" not in text
+    assert "about **two forward passes**" in text and "section 1's chain rule" in text
+
+
 # -- the plots, headless ----------------------------------------------------------------------------
 
 
@@ -462,6 +536,14 @@ def test_train_with_curves_records_training_beside_validation():
 
     fig = viz.train_with_curves(ignores_the_hook, x, y, x_val, y_val)
     assert fig.who == "your train_digits" and len(fig.recorder) == 1 and "final state only" in fig._suptitle.get_text()
+
+    def broken(x, y, rng, on_epoch=None):
+        raise IndexError("a bug")
+
+    fig = viz.train_with_curves(broken, x, y, x_val, y_val)
+    assert fig.who == "nnlib's training (your train_digits raised IndexError)" and len(fig.recorder) == 8
+    fig = viz.train_with_curves(lambda x, y, rng, on_epoch=None: None, x, y, x_val, y_val)
+    assert "did not return a dict" in fig.who
 
 
 def test_learning_rate_widget_retrains_when_the_slider_moves(problem):

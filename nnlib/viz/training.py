@@ -523,15 +523,22 @@ def train_with_curves(train_digits, x_train, y_train, x_val, y_val, *, seed=0, t
     """
     recorder = EpochRecorder(x_train, y_train, x_val, y_val)
     trained, who = None, "your train_digits"
+    why = "your train_digits is not written yet"
     if train_digits is not None:
         try:
             trained = train_digits(x_train, y_train, np.random.default_rng(seed), on_epoch=recorder)
+            if not isinstance(trained, dict) or not {"W1", "b1", "W2", "b2"} <= set(trained):
+                why, trained = "your train_digits did not return a dict of W1, b1, W2, b2", None
+            else:
+                network_predictor(trained)(x_val[:1])  # shapes that fit the data, or an exception
         except NotImplementedError:
             trained = None
+        except Exception as error:  # noqa: BLE001 - a broken attempt must not break the plot
+            why, trained = f"your train_digits raised {type(error).__name__}", None
     if trained is None:
         recorder = EpochRecorder(x_train, y_train, x_val, y_val)
         trained, who = _reference_train_digits(x_train, y_train, np.random.default_rng(seed), recorder), \
-            "nnlib's training (your train_digits is not written yet)"
+            f"nnlib's training ({why})"
     note = ""
     if len(recorder) == 0:  # on_epoch was never called: show the final state only
         recorder(trained)
