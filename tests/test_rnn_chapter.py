@@ -541,3 +541,16 @@ def test_a_train_tbptt_that_ignores_clip_and_calls_a_per_tensor_clip_grad_norm_i
 
     report = CATALOGUE.evaluate("train_tbptt", train_tbptt)
     assert report.status == "failed" and "clip with `clip`" in report.message, report.message
+
+
+def test_clipping_that_knows_only_this_chapters_keys_fails():
+    # The statement promises any keys ("w_x", ... in this chapter, any keys in general).
+    def five_keys(grads, max_norm):
+        keys = ("w_x", "w_h", "b", "w_y", "b_y")
+        total = float(np.sqrt(sum(np.sum(np.square(grads[k], dtype=np.float64)) for k in keys)))
+        scale = max_norm / total if total > max_norm else 1.0
+        return {k: grads[k] * grads[k].dtype.type(scale) for k in keys}, total
+
+    for hidden in (False, True):
+        report = CATALOGUE.evaluate("clip_grad_norm", five_keys, hidden=hidden)
+        assert report.status == "failed" and "other keys" in report.message, str(report)

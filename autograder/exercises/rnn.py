@@ -56,11 +56,11 @@ def _pair(result, name, pair):
     return result
 
 
-def _unpack(params, name, what):
-    if not isinstance(params, dict) or set(params) != set(KEYS):
-        got = f"keys {sorted(params)}" if isinstance(params, dict) else _describe(params)
-        raise TypeError(f"{name} should return {what} with the keys {', '.join(KEYS)}; got {got}.")
-    return tuple(params[k] for k in KEYS)
+def _unpack(params, name, what, keys=KEYS):
+    if not isinstance(params, dict) or set(params) != set(keys):
+        got = f"keys {sorted(map(str, params))}" if isinstance(params, dict) else _describe(params)
+        raise TypeError(f"{name} should return {what} with the keys {', '.join(keys)}; got {got}.")
+    return tuple(params[k] for k in keys)
 
 
 def _derivative_from_output(activation, h):
@@ -330,9 +330,14 @@ def _bptt_mistake(*, carry=True, own_gradient=True, derivative="output", sum_ove
 # -- clipping ----------------------------------------------------------------------------------------
 
 
-def clip_reference(max_norm, *arrays):
-    clipped, total = rnn.clip_grad_norm(dict(zip(KEYS, arrays)), max_norm)
-    return (*(clipped[k] for k in KEYS), total)
+#: Other names for the five gradients: clip_grad_norm's statement promises any keys, not only this chapter's.
+OTHER_KEYS = ("W_in", "W_rec", "bias", "W_out", "bias_out")
+
+
+def clip_reference(max_norm, *arrays_and_keys):
+    *arrays, keys = arrays_and_keys
+    clipped, total = rnn.clip_grad_norm(dict(zip(keys, arrays)), max_norm)
+    return (*(clipped[k] for k in keys), total)
 
 
 def clip_answer(grads, max_norm):
@@ -348,13 +353,14 @@ def _require_new_arrays(result, given, name):
             )
 
 
-def run_clip(function, forward, max_norm, *arrays):
-    grads = dict(zip(KEYS, arrays))
+def run_clip(function, forward, max_norm, *arrays_and_keys):
+    *arrays, keys = arrays_and_keys
+    grads = dict(zip(keys, arrays))
     given, before = dict(grads), [a.copy() for a in arrays]
     clipped, total = _pair(function(grads, max_norm), "clip_grad_norm", "(clipped, total_norm)")
     if set(grads) != set(given) or any(grads[k] is not given[k] for k in given):
         raise ReturnedItsInput("clip_grad_norm changed the dict it was given: build a new dict and leave grads as it was.")
-    values = _unpack(clipped, "clip_grad_norm", "the clipped gradients as a new dict")
+    values = _unpack(clipped, "clip_grad_norm", "the clipped gradients as a new dict", keys)
     if all(np.array_equal(b, a, equal_nan=True) for b, a in zip(before, arrays)):
         # (an array scaled in place is reported by the check as a modified input, which says more)
         _require_new_arrays(clipped, given, "clip_grad_norm")
@@ -393,14 +399,14 @@ def _clip_mistake(kind):
 def clip_cases():
     shapes = lambda d, h, m: [(d, h), (h, h), (h,), (h, m), (m,)]  # noqa: E731
 
-    def draw(d, h, m, *, scale=1.0, max_norm=None, dtype=np.float64, tiny=False):
+    def draw(d, h, m, *, scale=1.0, max_norm=None, dtype=np.float64, tiny=False, keys=KEYS):
         def inputs(rng):
             arrays = [scale * rng.standard_normal(s) for s in shapes(d, h, m)]
             if tiny:
                 arrays[1] = 1e-3 * arrays[1]
             total = np.sqrt(sum(np.sum(a * a) for a in arrays))
             limit = float(total * rng.uniform(0.1, 0.5)) if max_norm is None else max_norm
-            return (limit, *(a.astype(dtype) for a in arrays))
+            return (limit, *(a.astype(dtype) for a in arrays), keys)
 
         return inputs
 
@@ -412,11 +418,15 @@ def clip_cases():
         Case("float32 gradients above max_norm", draw(2, 4, 1, dtype=np.float32)),
         Case("small gradients (a global norm of about 0.01) above max_norm, D = 2, H = 3, M = 1",
              draw(2, 3, 1, scale=0.002)),
+        Case(f"other keys ({', '.join(OTHER_KEYS)}, in place of {', '.join(KEYS)}), a norm above max_norm",
+             draw(2, 3, 2, keys=OTHER_KEYS)),
         Case("a norm above max_norm, D = 3, H = 8, M = 2", draw(3, 8, 2), hidden=True),
         Case("float32 gradients below max_norm = 1000", draw(1, 5, 3, dtype=np.float32, max_norm=1000.0), hidden=True),
         Case("huge gradients, one tensor tiny, max_norm = 0.5", draw(2, 3, 1, scale=1e4, max_norm=0.5, tiny=True), hidden=True),
         Case("small gradients (a global norm of about 0.01) above max_norm, D = 1, H = 4, M = 2",
              draw(1, 4, 2, scale=0.002), hidden=True),
+        Case(f"other keys ({', '.join(OTHER_KEYS)}), float32 gradients below max_norm = 1000",
+             draw(1, 3, 1, dtype=np.float32, max_norm=1000.0, keys=OTHER_KEYS), hidden=True),
     )
 
 
@@ -738,7 +748,7 @@ EXERCISES = (
         solution=clip_answer,
         outputs=tuple(f"clipped[{k!r}]" for k in KEYS) + ("total_norm",),
         run=run_clip,
-        arg_names=("max_norm",) + tuple(f"grads[{k!r}]" for k in KEYS),
+        arg_names=("max_norm",) + tuple(f"grads[{k!r}]" for k in KEYS) + ("the keys of grads",),
         mistakes=(
             Mistake("each tensor is clipped on its own: the norm to cap is the global one, of all gradients together, "
                     "and every tensor is scaled by the same factor", _clip_mistake("per tensor")),
