@@ -81,6 +81,7 @@ def test_every_statement_has_two_folded_hints_and_no_solution_code(name):
     statement = cell_with_id(notebook(CHAPTER), f"{name}_statement").source
     assert "<details><summary>Hint 1</summary>" in statement and "<details><summary>Hint 2</summary>" in statement
     assert "```" not in statement  # hints give directions and key steps, never code
+    assert '\\"' not in statement  # an escaped quote shows its backslash in the rendered markdown
 
 
 def test_every_experiment_with_a_figure_or_a_measurement_is_preceded_by_a_prediction():
