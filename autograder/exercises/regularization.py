@@ -24,6 +24,8 @@ as separate arguments and the adapters build the dicts (from the engine's copies
 change is reported as a modified input, a replaced entry by the adapter).
 """
 
+import hashlib
+
 import numpy as np
 
 from autograder.checks import Case, Catalogue, Exercise, Mistake
@@ -37,9 +39,9 @@ KEYS = dense.TWO_LAYER_KEYS
 #: The synthesis network's parameters: affine - batchnorm - ReLU (- dropout in training) - affine.
 DIGITS_KEYS = ("W1", "b1", "gamma", "beta", "W2", "b2")
 
-#: The held-out accuracy the synthesis must reach on the digits, training on 1000 of them: the
-#: reference reaches 0.84 to 0.88 on the graded slices; an untrained or wrongly trained network
-#: stays near chance, 0.1.
+#: The held-out accuracy the synthesis must reach on the digits, training on 1000 of them with a
+#: fixed seed: the reference reaches 0.872 (visible case) and 0.86 (hidden), and 0.83 to 0.89 over
+#: other seeds; an untrained or wrongly trained network stays near chance, 0.1.
 DIGITS_THRESHOLD = 0.80
 
 #: The band the spread (standard deviation) of every layer's pre-activations must stay in, for
@@ -629,8 +631,25 @@ def initial_digits_params(d, hidden, k, rng, zero=False):
             "W2": init.xavier_normal((hidden, k), rng=rng), "b2": np.zeros(k)}
 
 
-def train_digits_reference(x, y, rng, *, hidden=64, lam=1e-4, drop_prob=0.1, lr=0.3, epochs=15, batch_size=50,
-                           shuffle_labels_apart=False, zero_init=False):
+#: The reference's trained parameters by (data, generator state): the graded cases use a fixed seed,
+#: so the tests of the catalogue, which run the reference dozens of times, train each case once.
+_TRAINED = {}
+
+
+def train_digits_reference(x, y, rng, **options):
+    """nnlib's answer: 15 epochs of mini-batch SGD (batches of 50, lr 0.3, lambda 1e-4, drop_prob 0.1) on
+    256-64-10 with batch normalization; remembered for the same data and generator state."""
+    if options:
+        return _train_digits(x, y, rng, **options)
+    key = (hashlib.sha1(np.ascontiguousarray(x)).hexdigest(), hashlib.sha1(np.ascontiguousarray(y)).hexdigest(),
+           repr(rng.bit_generator.state))
+    if key not in _TRAINED:
+        _TRAINED[key] = _train_digits(x, y, rng)
+    return {k: v.copy() for k, v in _TRAINED[key].items()}
+
+
+def _train_digits(x, y, rng, *, hidden=64, lam=1e-4, drop_prob=0.1, lr=0.3, epochs=15, batch_size=50,
+                  shuffle_labels_apart=False, zero_init=False):
     params = initial_digits_params(x.shape[1], hidden, 10, rng, zero=zero_init)
 
     def loss_fn(p, xb, yb):
@@ -642,9 +661,11 @@ def train_digits_reference(x, y, rng, *, hidden=64, lam=1e-4, drop_prob=0.1, lr=
     return minibatch_sgd_reference(loss_fn, params, x, y, lr, batch_size, epochs, rng)[0]
 
 
-def digits_slices(train, val, offset=0, val_offset=0):
+def digits_slices(train, val, offset=0, val_offset=0, seed=0):
     """A slice of the shipped digits, flattened to (N, 256) float64: training from the training split,
-    validation from the test split (held out: never passed to the student's function)."""
+    validation from the test split (held out: never passed to the student's function), and the fixed
+    seed of the generator the student's function receives (the same on every run: a training is
+    graded on one fixed draw, not on the luck of a fresh one)."""
 
     def inputs(rng):
         from nnlib.data import load_digits
@@ -653,15 +674,16 @@ def digits_slices(train, val, offset=0, val_offset=0):
         x_tr = d["x_train"][offset:offset + train].reshape(train, -1).astype(np.float64)
         x_va = d["x_test"][val_offset:val_offset + val].reshape(val, -1).astype(np.float64)
         y_va = d["y_test"][val_offset:val_offset + val]
-        return x_tr, d["y_train"][offset:offset + train], x_va, y_va, int(rng.integers(2**31))
+        return x_tr, d["y_train"][offset:offset + train], x_va, y_va, seed
 
     return inputs
 
 
 def train_digits_cases():
     return (
-        Case("1000 training digits, 500 held-out digits", digits_slices(1000, 500)),
-        Case("another 1000 training digits, another 500 held-out digits", digits_slices(1000, 500, offset=3000, val_offset=1000),
+        Case("1000 training digits, 500 held-out digits, seed 0", digits_slices(1000, 500)),
+        Case("another 1000 training digits, another 500 held-out digits, seed 1",
+             digits_slices(1000, 500, offset=3000, val_offset=1000, seed=1),
              hidden=True),
     )
 
