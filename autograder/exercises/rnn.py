@@ -6,10 +6,13 @@ The notebook imports ``check`` and ``grade`` from here. The exercises, in the no
   the seed's sigmoid or with tanh, and its gradients (derived by the student);
 - ``rnn_forward`` / ``rnn_backward``: a whole sequence, ``(N, T, D)`` in, ``(N, T, H)`` out, and
   backpropagation through time;
-- ``clip_grad_norm``: clipping by the global norm of all gradients, returning new arrays;
-- ``train_tbptt``: truncated BPTT over chunks of the sequences, the state carried as a value;
+- ``clip_grad_norm``: clipping by the global norm of all gradients (any keys), returning new arrays;
+- ``train_tbptt``: truncated BPTT over chunks of the sequences, the state carried as a value; the check
+  passes its own loss and its own clipping (``clip``), so that only train_tbptt's own faults cost its points;
 - ``fit_sine``: the synthesis, a network trained by the student's pieces that must predict held-out
-  noisy sine waves one step ahead below a stated mean squared error.
+  noisy sine waves one step ahead below a stated mean squared error. With an engine that has
+  ``Exercise.judged``, the record holds the trained parameters and the grader computes their held-out
+  error itself (``judge_fit_sine``); otherwise the error is computed in the student's process.
 
 ``activation`` is the last argument of every case of the forward exercises, passed by position as the
 notebook's signatures ``f(x, h_prev, w_x, w_h, b, activation="tanh")`` allow. The
