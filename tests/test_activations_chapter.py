@@ -161,7 +161,13 @@ def softmax_backward_through_rows_view(dout, s):
     return dx.astype(s.dtype)
 
 
+def relu_derivative_with_a_threshold(x):
+    """``x > 1e-6`` where ``x > 0`` belongs: wrong only for inputs in (0, 1e-6], which only the hidden cases had."""
+    return (x > 1e-6).astype(x.dtype)
+
+
 NEW_CASES = [
+    ("relu_derivative", relu_derivative_with_a_threshold, "tiny inputs of magnitude 1e-12 to 1e-3, both signs, shape (30,)"),
     ("relu", relu_scalar_loop, "a 3-D array spread over [-40, 40], shape (2, 3, 4)"),
     ("relu", relu_through_a_flat_view, "a transposed view (column-major, not C-contiguous), shape (5, 3)"),
     ("softmax", softmax_that_refuses_one_class, "a single class, shape (3, 1): every probability is 1"),
@@ -172,9 +178,13 @@ NEW_CASES = [
 ]
 
 
+#: The student's forward passed with a derivative or backward exercise (a right one: nnlib's).
+FORWARD = {"softmax_backward": ref.softmax, "relu_derivative": ref.relu, "leaky_relu_derivative": ref.leaky_relu}
+
+
 @pytest.mark.parametrize("name, wrong, description", NEW_CASES, ids=[f"{n}-{w.__name__}" for n, w, _ in NEW_CASES])
 def test_a_new_visible_case_rejects_an_answer_that_passed_before(name, wrong, description):
-    forward = ref.softmax if name == "softmax_backward" else None
+    forward = FORWARD.get(name)
     with np.errstate(all="ignore"):
         assert without(name, description).evaluate(name, wrong, forward).passed
         report = CATALOGUE.evaluate(name, wrong, forward)
@@ -182,20 +192,112 @@ def test_a_new_visible_case_rejects_an_answer_that_passed_before(name, wrong, de
 
 
 MIXED = "float32 s with a float64 dout (as from a float64 loss), shape (3, 4)"
+LARGE_SLOPE = "a slope above 1 (from 1.5 to 3), standard normal inputs of shape (4, 5)"
 
 
 @pytest.mark.parametrize("name, mistake, description, added_with_it", [
     ("sigmoid", "x is clipped to [-500, 500]", "float32 inputs of magnitude up to 200, shape (20,)", ()),
     ("softmax_backward", "dout is float64 and s float32", MIXED, ()),
     ("softmax_backward", "np.zeros(shape) is float64", "float32 dout and s, shape (3, 4)", (MIXED,)),
+    # np.maximum(x, slope * x) is leaky ReLU only for slope <= 1; the cases drew slopes in [0.01, 0.3] only
+    ("leaky_relu", "max(x, slope * x)", LARGE_SLOPE, ()),
+    ("leaky_relu_derivative", "max(1 or 0, slope)", LARGE_SLOPE, ()),
 ])
 def test_a_new_case_rejects_a_mistake_that_passed_before(name, mistake, description, added_with_it):
     (wrong,) = [m.implementation for m in CATALOGUE[name].mistakes if m.cause.startswith(mistake)]
-    forward = ref.softmax if name == "softmax_backward" else None
+    forward = FORWARD.get(name)
     with np.errstate(all="ignore"):
         assert without(name, description, *added_with_it).evaluate(name, wrong, forward).passed
     report = CATALOGUE.evaluate(name, wrong, forward)
     assert report.status == "failed" and f"On {description}:" in report.message and f"Likely cause: {mistake}" in report.message
+
+
+# -- an overflow hidden under np.errstate is still an overflow --------------------------------------
+
+
+def _naive_sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def sigmoid_silenced(x):
+    with np.errstate(all="ignore"):
+        return 1 / (1 + np.exp(-x))
+
+
+def sigmoid_derivative_silenced(x):
+    with np.errstate(all="ignore"):
+        e = np.exp(-x)
+        return np.where(np.isinf(e), 0.0, e / (1 + e) ** 2).astype(x.dtype)
+
+
+def tanh_silenced(x):
+    with np.errstate(all="ignore"):
+        return np.where(x > 20, 1.0, np.where(x < -20, -1.0, (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x)))).astype(x.dtype)
+
+
+def tanh_derivative_silenced(x):
+    with np.errstate(all="ignore"):
+        return 1 / np.cosh(x) ** 2
+
+
+def elu_silenced(x, alpha=1.0):
+    with np.errstate(all="ignore"):
+        return np.where(x > 0, x, alpha * np.expm1(x))
+
+
+def elu_derivative_silenced(x, alpha=1.0):
+    with np.errstate(over="ignore"):
+        return np.where(x > 0, 1.0, alpha * np.exp(x)).astype(x.dtype)
+
+
+def elu_derivative_seterr(x, alpha=1.0):
+    old = np.seterr(all="ignore")
+    try:
+        return np.where(x > 0, 1.0, alpha * np.exp(x)).astype(x.dtype)
+    finally:
+        np.seterr(**old)
+
+
+SILENCED = [
+    ("sigmoid", sigmoid_silenced, None),
+    ("sigmoid_derivative", sigmoid_derivative_silenced, ref.sigmoid),
+    ("tanh", tanh_silenced, None),
+    ("tanh_derivative", tanh_derivative_silenced, ref.tanh),
+    ("elu", elu_silenced, None),
+    ("elu_derivative", elu_derivative_silenced, ref.elu),
+    ("elu_derivative", elu_derivative_seterr, ref.elu),
+]
+
+
+@pytest.mark.parametrize("name, wrong, forward", SILENCED, ids=[w.__name__ for _, w, _ in SILENCED])
+def test_an_overflow_silenced_with_errstate_is_still_reported(name, wrong, forward, monkeypatch):
+    """The right numbers with an overflow hidden under np.errstate passed every check (visible and
+    hidden) before the catalogue set np.errstate aside while the student's function runs. (Not caught:
+    ``@np.errstate(...)`` as a decorator, or ``errstate`` imported by name, bound before the check runs.)"""
+    import contextlib
+
+    from autograder.exercises import activations as catalogue_module
+
+    with monkeypatch.context() as m:
+        m.setattr(catalogue_module, "errstate_set_aside", contextlib.nullcontext)
+        assert CATALOGUE.evaluate(name, wrong, forward).passed
+        assert CATALOGUE.evaluate(name, wrong, forward, hidden=True).passed
+    report = CATALOGUE.evaluate(name, wrong, forward)
+    assert report.status == "failed" and "overflow encountered" in report.message, report.message
+    assert np.errstate is not catalogue_module._KeptErrstate and np.seterr(**np.geterr()) is not None
+
+
+def test_errstate_is_restored_even_when_the_students_function_raises():
+    from autograder.exercises import activations as catalogue_module
+
+    errstate, seterr = np.errstate, np.seterr
+
+    def raises(x):
+        raise ValueError("no")
+
+    assert CATALOGUE.evaluate("sigmoid", raises).status == "failed"
+    assert np.errstate is errstate and np.seterr is seterr
+    assert catalogue_module._KeptErrstate is not errstate
 
 
 def test_nnlibs_other_activations_are_forbidden_too():
@@ -253,20 +355,27 @@ def test_a_derivative_runs_as_written_when_its_forward_is_right():
     assert report.passed and "nnlib's sigmoid" not in report.message, str(report)
 
 
-def _family(case, seed=0):
-    """What a case's first array is like: dtype, number of axes, contiguity, and whether it holds |x| >= 100."""
-    array = case.draw(np.random.default_rng(seed))[0]
-    return (array.dtype, array.ndim, array.flags.c_contiguous, bool(np.abs(array).max() >= 100))
+def _family(case, seed=0, slope=False):
+    """What a case's first array is like: dtype, number of axes, contiguity, whether it holds |x| >= 100 or only
+    |x| < 0.01, and which of its scalar parameters exceed 1."""
+    args = case.draw(np.random.default_rng(seed))
+    array = args[0]
+    magnitude = float(np.abs(array).max())
+    # tiny inputs (where a threshold put in place of 0 shows) and, for leaky ReLU, slopes above 1 (where
+    # max(x, slope * x) is not leaky ReLU) are families of their own (ELU's alpha spans 1 in every case)
+    parameters = tuple(bool(p > 1) for p in args[1:] if np.isscalar(p)) if slope else ()
+    return (array.dtype, array.ndim, array.flags.c_contiguous, magnitude >= 100, magnitude < 1e-2, parameters)
 
 
 @pytest.mark.parametrize("name", list(CATALOGUE.exercises))
 def test_every_hidden_family_has_a_visible_case(name):
     """So that a visible check that passes does not hide a hidden case that fails."""
     cases = CATALOGUE[name].cases
-    visible = {_family(c) for c in cases if not c.hidden}
+    slope = name.startswith("leaky_relu")
+    visible = {_family(c, slope=slope) for c in cases if not c.hidden}
     for case in cases:
         if case.hidden:
-            assert _family(case) in visible, f"{name}: no visible case like the hidden {case.description!r}"
+            assert _family(case, slope=slope) in visible, f"{name}: no visible case like the hidden {case.description!r}"
 
 
 # -- the plotting helpers ----------------------------------------------------------------------

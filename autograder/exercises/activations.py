@@ -4,6 +4,8 @@ The notebook imports ``check`` and ``grade`` from here. Each ``Mistake`` is a wr
 students really write; tests/test_exercises.py proves that every one is rejected.
 """
 
+import contextlib
+
 import numpy as np
 
 from autograder.checks import Case, Catalogue, Exercise, Mistake
@@ -17,15 +19,32 @@ def permuted(array, axes):
     return np.transpose(array, axes)
 
 
-def elementwise_cases(parameter=None):
+def tiny(rng, n=30):
+    """Inputs of magnitude 1e-12 to 1e-3 (log-uniform), both signs: a threshold such as ``x > 1e-6``
+    put where ``x > 0`` belongs is caught here, not only by the hidden cases."""
+    return rng.choice([-1.0, 1.0], n) * 10.0 ** rng.uniform(-12, -3, n)
+
+
+def elementwise_cases(parameter=None, large_parameter=None):
     """Inputs for an elementwise activation; ``parameter(rng)`` draws its extra arguments (slope, alpha).
 
     Every family of the hidden cases (3-D, near 0, float32 of large magnitude, a non-contiguous
     view) has a visible case too, so that the visible check cannot pass where grading fails.
+    ``large_parameter(rng)``, if given, draws the parameter of one more visible and one more hidden
+    case (leaky ReLU's slope above 1, where ``max(x, slope * x)`` is no longer leaky ReLU).
     """
 
-    def with_parameter(draw):
+    def with_parameter(draw, parameter=parameter):
         return lambda rng: (draw(rng),) + (parameter(rng) if parameter else ())
+
+    extra = ()
+    if large_parameter is not None:
+        extra = (
+            Case("a slope above 1 (from 1.5 to 3), standard normal inputs of shape (4, 5)",
+                 with_parameter(lambda rng: rng.standard_normal((4, 5)), large_parameter)),
+            Case("a slope above 1, inputs spread over [-40, 40], shape (3, 7)",
+                 with_parameter(lambda rng: rng.uniform(-40, 40, (3, 7)), large_parameter), hidden=True),
+        )
 
     return (
         Case("standard normal inputs of shape (4, 5)", with_parameter(lambda rng: rng.standard_normal((4, 5)))),
@@ -41,11 +60,12 @@ def elementwise_cases(parameter=None):
         Case("a 3-D array spread over [-40, 40], shape (2, 3, 4)", with_parameter(lambda rng: rng.uniform(-40, 40, (2, 3, 4)))),
         Case("a transposed view (column-major, not C-contiguous), shape (5, 3)",
              with_parameter(lambda rng: rng.standard_normal((3, 5)).T)),
+        Case("tiny inputs of magnitude 1e-12 to 1e-3, both signs, shape (30,)", with_parameter(tiny)),
         Case("inputs spread over [-40, 40], shape (2, 3, 8)", with_parameter(lambda rng: rng.uniform(-40, 40, (2, 3, 8))), hidden=True),
-        Case("small inputs near 0, shape (50,)", with_parameter(lambda rng: rng.uniform(-1e-3, 1e-3, 50)), hidden=True),
+        Case("small inputs near 0, shape (50,)", with_parameter(lambda rng: tiny(rng, 50)), hidden=True),
         Case("float32 inputs of magnitude up to 200", with_parameter(lambda rng: rng.uniform(-200, 200, 30).astype(np.float32)), hidden=True),
         Case("a transposed view, shape (7, 4)", with_parameter(lambda rng: 3 * rng.standard_normal((4, 7)).T), hidden=True),
-    )
+    ) + extra
 
 
 def derivative_of_own_forward(kinks=()):
@@ -85,6 +105,43 @@ def _student_namespace(function, name):
     return None
 
 
+class _KeptErrstate(contextlib.ContextDecorator):
+    """What ``np.errstate(...)`` is while the student's function runs: nothing, the check's own state stays."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@contextlib.contextmanager
+def errstate_set_aside():
+    """Sets ``np.errstate`` and ``np.seterr`` aside while the student's function runs.
+
+    The statements promise no overflow, not only no warning: ``with np.errstate(all="ignore")``
+    around ``1 / (1 + np.exp(-x))`` (or ``np.where(x > 0, x, alpha * np.expm1(x))``) gives the right
+    numbers with an overflow hidden, and passed every check before. Here the overflow is reported.
+    Only the names looked up at call time are set aside (``np.errstate`` used as a decorator, or
+    imported by name, is bound before the check runs); numpy's own functions keep theirs.
+    """
+    originals = np.errstate, np.seterr
+    np.errstate, np.seterr = _KeptErrstate, lambda *args, **kwargs: np.geterr()
+    try:
+        yield
+    finally:
+        np.errstate, np.seterr = originals
+
+
+def run_as_written(function, forward, *args):
+    """How a forward exercise is run: as written, with ``np.errstate`` set aside (see ``errstate_set_aside``)."""
+    with errstate_set_aside():
+        return function(*args)
+
+
 def forward_by_name(forward_name):
     """How a derivative exercise is run: ``derivative(x, *params)`` with the name of its forward
     (``sigmoid`` for ``sigmoid_derivative``, which the statement asks to reuse) bound, for the call,
@@ -98,11 +155,11 @@ def forward_by_name(forward_name):
     def run(function, forward, *args):
         namespace = _student_namespace(function, forward_name) if forward is not None else None
         if namespace is None or namespace.get(forward_name) is forward:
-            return function(*args)
+            return run_as_written(function, forward, *args)
         original = namespace[forward_name]
         namespace[forward_name] = forward
         try:
-            return function(*args)
+            return run_as_written(function, forward, *args)
         finally:
             namespace[forward_name] = original
 
@@ -111,6 +168,10 @@ def forward_by_name(forward_name):
 
 def slope(rng):
     return (float(rng.uniform(0.01, 0.3)),)
+
+
+def large_slope(rng):
+    return (float(rng.uniform(1.5, 3.0)),)
 
 
 def alpha(rng):
@@ -212,6 +273,7 @@ EXERCISES = (
         "sigmoid",
         ref.sigmoid,
         elementwise_cases(),
+        run=run_as_written,
         mistakes=(
             Mistake("x is clipped to [-500, 500], which keeps exp(-x) finite in float64 only: float32 overflows above "
                     "exp(88); compute both branches from exp(-|x|), which is at most 1 in any dtype",
@@ -240,6 +302,7 @@ EXERCISES = (
         "tanh",
         ref.tanh,
         elementwise_cases(),
+        run=run_as_written,
         mistakes=(
             Mistake("2 * sigmoid(x) - 1 is tanh(x / 2): use 2 * sigmoid(2 * x) - 1", lambda x: 2 * ref.sigmoid(x) - 1),
             Mistake("(exp(x) - exp(-x)) / (exp(x) + exp(-x)) overflows for large |x|", lambda x: (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))),
@@ -263,6 +326,7 @@ EXERCISES = (
         "relu",
         ref.relu,
         elementwise_cases(),
+        run=run_as_written,
         mistakes=(
             Mistake("np.max(x, 0) is the largest value along axis 0; np.maximum(x, 0) compares elementwise", lambda x: np.max(x, 0)),
             Mistake("the absolute value keeps negative inputs (with a flipped sign)", lambda x: np.abs(x)),
@@ -287,8 +351,11 @@ EXERCISES = (
     Exercise(
         "leaky_relu",
         ref.leaky_relu,
-        elementwise_cases(parameter=slope),
+        elementwise_cases(parameter=slope, large_parameter=large_slope),
+        run=run_as_written,
         mistakes=(
+            Mistake("max(x, slope * x) is leaky ReLU only for a slope of at most 1: above 1 it picks slope * x for x > 0; "
+                    "follow the definition, which chooses by the sign of x", lambda x, a: np.maximum(x, a * x)),
             Mistake("the slope is applied to the positive side: x > 0 passes unchanged, x <= 0 is multiplied by slope", lambda x, a: np.where(x > 0, a * x, x)),
             Mistake("negative inputs become the constant slope instead of slope * x", lambda x, a: np.where(x > 0, x, a)),
             Mistake("negative inputs are set to 0: that is plain ReLU", lambda x, a: np.maximum(x, 0)),
@@ -297,7 +364,7 @@ EXERCISES = (
     Exercise(
         "leaky_relu_derivative",
         ref.leaky_relu_derivative,
-        elementwise_cases(parameter=slope),
+        elementwise_cases(parameter=slope, large_parameter=large_slope),
         forward="leaky_relu",
         run=forward_by_name("leaky_relu"),
         numerical=derivative_of_own_forward(kinks=(0.0,)),
@@ -309,12 +376,15 @@ EXERCISES = (
                     lambda x, a: np.where(x > 0, 1.0, a)),
             Mistake("x >= 0 gives 1 at the kink x = 0; this course uses the slope there (x > 0)",
                     lambda x, a: np.where(x >= 0, 1.0, a).astype(x.dtype)),
+            Mistake("max(1 or 0, slope) is the derivative only for a slope of at most 1: choose by the sign of x, not by "
+                    "the larger value", lambda x, a: np.maximum((x > 0).astype(x.dtype), a).astype(x.dtype)),
         ),
     ),
     Exercise(
         "elu",
         ref.elu,
         elementwise_cases(parameter=alpha),
+        run=run_as_written,
         mistakes=(
             Mistake("alpha multiplies the whole of exp(x) - 1, not only exp(x)", lambda x, a: np.where(x > 0, x, a * np.exp(np.minimum(x, 0)) - 1)),
             Mistake("alpha is ignored", lambda x, a: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))),
@@ -340,6 +410,7 @@ EXERCISES = (
         "softmax",
         ref.softmax,
         softmax_cases(),
+        run=run_as_written,
         mistakes=(
             Mistake("the logits are shifted by the maximum of the whole array: shift each row by its own maximum "
                     "(x.max(axis=-1, keepdims=True)), or a row far below the others becomes 0 / 0",
