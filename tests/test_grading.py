@@ -1,6 +1,6 @@
 """The grading pipeline end to end: one batch of awkward submissions, many assertions.
 
-A module-scoped fixture grades a mix of submissions to the fixture course (tests/fixtures/course,
+A module-scoped fixture grades a mix of submissions to the fixture course (tests/fixtures/checked_course,
 chapter 00_tiny: square 2 points, mean 3 points) in one ``python -m autograder grade`` run:
 perfect, untouched release, partly right, invalid JSON, renamed notebook, a cell that never returns,
 a kernel that dies, a huge allocation, a correct answer that writes to stderr, a missing folder,
@@ -26,7 +26,7 @@ from autograder import demo, grading, nbg, release, verdict
 pytestmark = [pytest.mark.grading, pytest.mark.sandbox]
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "course"
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "checked_course"
 CHAPTER = "00_tiny"
 TIMEOUT = 4  # per-cell seconds: the "limits" submission's endless loop is interrupted after this
 MEMORY_MB = 1024
@@ -240,6 +240,25 @@ def test_regrading_one_student_keeps_the_others(batch, tmp_path):
     assert [o.status for o in result.outcomes] == ["graded"]
     _, rows = _csv({"course_dir": course_dir})
     assert rows["zero"]["score"] == "5" and rows["partial"]["score"] == "2" and len(rows) == 10
+
+
+def test_plain_assert_tests_are_judged_by_nbgrader_and_reported(tmp_path):
+    """A course whose test cells are plain asserts (tests/fixtures/course) still grades, in the
+    sandbox; the report says those verdicts were decided inside the kernel."""
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURE.parent / "course", course)
+    shutil.copyfile(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
+    assert release.release(course, log=lambda m: None) == 0
+    for student, src in (("perfect", "solutions"), ("zero", "chapters")):
+        (tmp_path / "subs" / student / CHAPTER).mkdir(parents=True)
+        shutil.copyfile(course / src / CHAPTER / f"{CHAPTER}.ipynb",
+                        tmp_path / "subs" / student / CHAPTER / f"{CHAPTER}.ipynb")
+    result = grading.grade(course, CHAPTER, tmp_path / "subs", tmp_path / "cd", jobs=2, timeout=TIMEOUT,
+                           feedback=False, progress=False)
+    rows = {r["student"]: r for r in csv.DictReader(open(result.csv_path))}
+    assert rows["perfect"]["score"] == "5" and rows["zero"]["score"] == "0"
+    report = result.report_path.read_text()
+    assert "no catalogue of checks found for 00_tiny" in report
 
 
 # ---------------------------------------------------------------------------------------------

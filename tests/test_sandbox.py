@@ -28,7 +28,7 @@ from autograder import grading, nbg, release, sandbox
 pytestmark = [pytest.mark.sandbox, pytest.mark.grading]
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURE = REPO / "tests" / "fixtures" / "course"
+FIXTURE = REPO / "tests" / "fixtures" / "checked_course"
 CHAPTER = "00_tiny"
 TIMEOUT = 4
 MEMORY_MB = 1024
