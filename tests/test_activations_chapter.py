@@ -287,6 +287,51 @@ def test_an_overflow_silenced_with_errstate_is_still_reported(name, wrong, forwa
     assert np.errstate is not catalogue_module._KeptErrstate and np.seterr(**np.geterr()) is not None
 
 
+OVERFLOWING_FORWARDS = """
+import numpy as np
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+def sigmoid_derivative(x):
+    s = sigmoid(x)
+    return s * (1 - s)
+
+def tanh(x):
+    with np.errstate(over="ignore"):
+        return (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))
+
+def tanh_derivative(x):
+    t = tanh(x)
+    return 1 - t * t
+
+def elu(x, alpha=1.0):
+    return np.where(x > 0, x, alpha * np.expm1(x))
+
+def elu_derivative(x, alpha=1.0):
+    return np.where(x > 0, 1.0, elu(x, alpha) + alpha).astype(x.dtype)
+"""
+
+
+@pytest.mark.parametrize("name, forward", [("sigmoid_derivative", "sigmoid"), ("tanh_derivative", "tanh"),
+                                           ("elu_derivative", "elu")])
+def test_a_right_derivative_is_not_charged_for_its_forwards_overflow(name, forward, monkeypatch):
+    """A right derivative that reuses an overflowing forward (the usual first sigmoid) lost its point
+    with a message about an overflow it did not cause; now it passes and the message names the forward."""
+    from autograder.exercises import activations as catalogue_module
+
+    namespace = {}
+    exec(compile(OVERFLOWING_FORWARDS, "<student>", "exec"), namespace)
+    derivative, own_forward = namespace[name], namespace[forward]
+    for hidden in (False, True):
+        report = CATALOGUE.evaluate(name, derivative, own_forward, hidden=hidden)
+        assert report.passed and f"but your {forward} " in report.message and f"fix {forward}" in report.message, report.message
+    with monkeypatch.context() as m:
+        m.setattr(catalogue_module, "_warnings_blamed_on", lambda f, n: f)
+        report = CATALOGUE.evaluate(name, derivative, own_forward)
+    assert report.status == "failed" and "numerical warning" in report.message
+
+
 def test_errstate_is_restored_even_when_the_students_function_raises():
     from autograder.exercises import activations as catalogue_module
 
