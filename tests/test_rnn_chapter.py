@@ -554,3 +554,13 @@ def test_clipping_that_knows_only_this_chapters_keys_fails():
     for hidden in (False, True):
         report = CATALOGUE.evaluate("clip_grad_norm", five_keys, hidden=hidden)
         assert report.status == "failed" and "other keys" in report.message, str(report)
+
+
+def test_the_plots_below_the_synthesis_draw_while_fit_sine_is_not_written():
+    # Run All used to stop drawing here: `fitted` was undefined, so the memory-horizon plot raised NameError.
+    x, y, xv, _ = exercises.sine_data(1, 2)
+    params, who = viz.fit_with(stub, x, y, np.random.default_rng(0))
+    assert who.startswith("nnlib's") and exercises.heldout_mse(params, xv, exercises.sine_data(1, 2)[3]) < 0.025
+    mine, who = viz.fit_with(lambda x, target, rng: params, x, y, np.random.default_rng(0))
+    assert mine is params and who == "your fit_sine"
+    assert "viz.fit_with(fit_sine" in "".join(c.source for c in notebook(CHAPTER).cells)

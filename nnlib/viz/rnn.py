@@ -293,6 +293,31 @@ def plot_training_curves(curves, *, baseline=None, threshold=None, title="Traini
     return fig
 
 
+def fit_with(fit_sine, x, target, rng):
+    """``(params, who)``: ``fit_sine(x, target, rng)``, or, while it is not written, a network trained by
+    nnlib's pieces (16 hidden units, spectral radius 0.9, chunks of 20 steps, 40 epochs, clipped at 0.5),
+    so that the plots below the synthesis draw something.
+
+    >>> def stub(x, target, rng):
+    ...     raise NotImplementedError
+    >>> x = np.zeros((2, 4, 1))
+    >>> fit_with(stub, x, x, np.random.default_rng(0))[1]
+    "nnlib's training (your fit_sine is not written yet)"
+    """
+    try:
+        return fit_sine(x, target, rng), "your fit_sine"
+    except NotImplementedError:
+        pass
+    H = 16
+    params = {"w_x": 0.5 * rng.standard_normal((x.shape[2], H)), "w_h": recurrent_weights(0.9, H, rng),
+              "b": np.zeros(H), "w_y": rng.standard_normal((H, target.shape[2])) / np.sqrt(H),
+              "b_y": np.zeros(target.shape[2])}
+    with np.errstate(all="ignore"):
+        params, _ = rnn.train_tbptt(rnn.rnn_regression_loss, params, x, target, lr=0.5, chunk=20, num_epochs=40,
+                                    max_norm=0.5)
+    return params, "nnlib's training (your fit_sine is not written yet)"
+
+
 def plot_predictions(params, x, target, *, index=0, figsize=(7, 3)):
     """One held-out wave: its noisy inputs, the next values to predict and the network's predictions."""
     H = np.shape(params["w_h"])[0]
