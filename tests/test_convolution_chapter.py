@@ -516,3 +516,70 @@ def test_the_experiments_on_nnlibs_layers_say_they_are_skipped_under_the_grading
     for what in ("the CNN-vs-MLP experiment", "the training curves", "the learned filters",
                  "the trained network run by your layers", "nnlib's max-pool on a channel of 1s"):
         assert f"{what}: skipped while this chapter is graded" in printed
+
+
+def _numerical_backward(forward, names):
+    """A backward that differentiates the student's forward numerically with nnlib's gradcheck (in float64, so that
+    the float32 cases pass too): it passed conv_backward's visible and hidden cases before the check looked for it."""
+    from nnlib.gradcheck import numerical_gradient_array
+
+    def backward(dout, cache):
+        arrays = [np.asarray(a, dtype=np.float64) for a in cache[: len(names)]]
+        rest = cache[len(names) :]
+        grads = []
+        for k in range(len(names)):
+            def out(v, k=k):
+                args = arrays[:k] + [v] + arrays[k + 1 :]
+                return forward(*args, *rest)[0]
+
+            grads.append(numerical_gradient_array(out, arrays[k].copy(), dout.astype(np.float64)).astype(cache[k].dtype))
+        return tuple(grads) if len(grads) > 1 else grads[0]
+
+    return backward
+
+
+def _own_differences(forward):
+    """The same with the student's own central differences: the forward runs twice per element of x, w and b."""
+
+    def backward(dout, cache):
+        x, w, b, stride, pad = (np.asarray(a, dtype=np.float64) if isinstance(a, np.ndarray) else a for a in cache)
+        grads = []
+        for k, value in enumerate((x, w, b)):
+            grad = np.zeros_like(value)
+            for index in np.ndindex(value.shape):
+                args = [x.copy(), w.copy(), b.copy()]
+                args[k][index] += 1e-5
+                plus = forward(*args, stride, pad)[0]
+                args[k][index] -= 2e-5
+                grad[index] = np.sum((plus - forward(*args, stride, pad)[0]) * dout) / 2e-5
+            grads.append(grad.astype(cache[k].dtype))
+        return tuple(grads)
+
+    return backward
+
+
+def _conv_forward_caching_b(x, w, b, stride=1, pad=0):
+    out, (x, w, stride, pad) = _solutions()["conv_forward"](x, w, b, stride, pad)
+    return out, (x, w, b, stride, pad)
+
+
+def test_a_backward_that_differentiates_the_forward_numerically_fails():
+    conv_forward = _conv_forward_caching_b
+    for name, backward, forward in (
+        ("conv_backward", _numerical_backward(conv_forward, ("x", "w", "b")), conv_forward),
+        ("conv_backward", _own_differences(conv_forward), conv_forward),
+        ("max_pool_backward", _numerical_backward(_solutions()["max_pool_forward"], ("x",)), _solutions()["max_pool_forward"]),
+    ):
+        for hidden in (False, True):
+            report = CATALOGUE.evaluate(name, backward, forward, hidden=hidden)
+            assert report.status == "failed" and "that is a numerical gradient" in report.message, report.message
+
+
+def test_a_backward_that_calls_its_forward_once_is_not_blamed():
+    solutions = _solutions()
+
+    def recomputes(dout, cache):
+        solutions["max_pool_forward"](cache[0], *cache[1:])
+        return solutions["max_pool_backward"](dout, cache)
+
+    assert CATALOGUE.evaluate("max_pool_backward", recomputes, solutions["max_pool_forward"]).status == "passed"

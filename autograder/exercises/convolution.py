@@ -27,7 +27,7 @@ import sys
 import numpy as np
 
 from autograder.checks import Case, Catalogue, Exercise, Mistake
-from nnlib import conv
+from nnlib import conv, gradcheck
 from nnlib.gradcheck import numerical_gradient_array
 
 #: conv_output_size's outputs as the check sees them, ``(raised, size)``: a ValueError is ``(1, 0)`` (see run_output_size).
@@ -445,8 +445,62 @@ def conv_backward_expected(x, w, b, stride, pad, dout):
     return conv.conv2d_backward_naive(dout, conv.conv2d_forward_naive(x, w, b, stride, pad)[1])
 
 
+class DifferencesTheForward(Exception):
+    """The student's backward computed its gradients numerically (nnlib.gradcheck, or its forward run many times)."""
+
+
+#: nnlib's numerical differentiation: a backward that calls one of these is not derived.
+_NUMERICAL_CODES = {f.__code__: f.__name__ for f in (gradcheck.numerical_gradient, gradcheck.numerical_gradient_array,
+                                                      gradcheck.numerical_derivative, gradcheck.check_gradient,
+                                                      gradcheck.check_backward)}
+
+
+def _profiled(function, *args, on_call):
+    """``function(*args)`` with ``on_call(code)`` told of every Python call; the profiler before is kept running."""
+    previous = sys.getprofile()
+
+    def profile(frame, event, arg):
+        if previous is not None:
+            previous(frame, event, arg)
+        if event == "call":
+            on_call(frame.f_code)
+
+    sys.setprofile(profile)
+    try:
+        return function(*args)
+    finally:
+        sys.setprofile(previous)
+
+
+def _derived_backward(name, forward_name, backward, forward, forward_args, dout):
+    """``backward(dout, cache)`` with the cache from ``forward(*forward_args)``; raise ``DifferencesTheForward``
+    if the backward calls nnlib's numerical gradients, or calls the student's forward more than once."""
+    called = []  # the student's own functions, in call order (the first is the forward)
+    result = _profiled(forward, *forward_args, on_call=lambda code: called.append(code)
+                       if not _is_library(code.co_filename) and not _is_checks(code.co_filename) else None)
+    cache = _pair(result, forward_name, "(out, cache)")[1]
+    forward_code = called[0] if called else None
+    seen = {"forward": 0, "numerical": None}
+
+    def on_call(code):
+        if code is forward_code:
+            seen["forward"] += 1
+        elif code in _NUMERICAL_CODES and seen["numerical"] is None:
+            seen["numerical"] = _NUMERICAL_CODES[code]
+
+    grads = _profiled(backward, dout, cache, on_call=on_call)
+    if seen["numerical"] or seen["forward"] > 1:
+        how = (f"calls nnlib's {seen['numerical']}" if seen["numerical"]
+               else f"runs your {forward_name} {seen['forward']} times")
+        raise DifferencesTheForward(
+            f"{name} {how}: that is a numerical gradient, which the check uses to test yours. Derive the gradient "
+            f"from the forward formula instead; it needs no call of the forward at all."
+        )
+    return grads
+
+
 def run_conv_backward(function, forward, x, w, b, stride, pad, dout):
-    return function(dout, _pair(forward(x, w, b, stride, pad), "conv_forward", "(out, cache)")[1])
+    return _derived_backward("conv_backward", "conv_forward", function, forward, (x, w, b, stride, pad), dout)
 
 
 def conv_numerical(forward, x, w, b, stride, pad, dout):
@@ -558,6 +612,9 @@ FAST_LINE_ALLOWANCE = 100
 FAST_MIN_POSITIONS = 200
 
 
+_AUTOGRADER_FOLDER = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
 class LoopsOverPositions(Exception):
     """The student's conv_forward_fast ran a Python line per output position."""
 
@@ -568,6 +625,11 @@ _LIBRARY_FOLDERS = tuple(
     os.path.dirname(os.path.abspath(path)) + os.sep
     for path in (np.__file__, os.__file__, conv.__file__, os.path.dirname(os.path.abspath(__file__)))
 )
+
+
+def _is_checks(filename):
+    """Whether ``filename`` is part of the autograder (the check's wrappers around the student's functions)."""
+    return os.path.abspath(filename).startswith(_AUTOGRADER_FOLDER)
 
 
 def _is_library(filename):
@@ -690,7 +752,7 @@ def max_pool_backward_expected(x, kernel_size, stride, dout):
 
 
 def run_max_pool_backward(function, forward, x, kernel_size, stride, dout):
-    return function(dout, _pair(forward(x, kernel_size, stride), "max_pool_forward", "(out, cache)")[1])
+    return _derived_backward("max_pool_backward", "max_pool_forward", function, forward, (x, kernel_size, stride), dout)
 
 
 def max_pool_numerical(forward, x, kernel_size, stride, dout):
