@@ -17,6 +17,8 @@ yet (``nnlib.viz.student_or_reference``); titles say which was used. Figures are
 Shape letters: N images, C channels, F filters, H/W height/width, KH/KW kernel.
 """
 
+import functools
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -69,6 +71,26 @@ def nnlib_available():
 def skipped(what):
     """Print the one line an experiment on nnlib's layers shows instead of its result while the chapter is graded."""
     print(f"{what}: skipped while this chapter is graded (the grader replaces nnlib's convolutions with stubs).")
+
+
+def _skipped_under_grading_stubs(what):
+    """Decorator: a figure that needs nnlib's fallback (the student's function unwritten) prints ``skipped(what)``
+    and returns None when the grader has stubbed nnlib's convolutions; any other error propagates."""
+
+    def decorate(plot):
+        @functools.wraps(plot)
+        def wrapper(*args, **kwargs):
+            try:
+                return plot(*args, **kwargs)
+            except RuntimeError as error:
+                if not is_grading_stub(error):
+                    raise
+                skipped(what)
+                return None
+
+        return wrapper
+
+    return decorate
 
 
 # -- the student's functions, or nnlib's --------------------------------------------------------------
@@ -137,6 +159,7 @@ def riemann_errors(riemann_convolve, dts, sigmas=(0.5, 0.3)):
     return {k: np.array(v) for k, v in errors.items()}
 
 
+@_skipped_under_grading_stubs("the Riemann-sum figure")
 def plot_riemann(riemann_convolve=None, *, dt=0.1, dts=None, figsize=(11, 3.2)):
     """box * box and Gaussian * Gaussian by the Riemann sum at step ``dt``, beside the exact results; the error against dt."""
     function, who = student_or_reference(riemann_convolve or _missing, riemann_reference, np.ones(3), np.ones(2), 0.5)
@@ -176,6 +199,7 @@ def plot_riemann(riemann_convolve=None, *, dt=0.1, dts=None, figsize=(11, 3.2)):
 # -- 2. images --------------------------------------------------------------------------------------
 
 
+@_skipped_under_grading_stubs("the hand-made kernels")
 def plot_kernels(image, conv_forward=None, kernels=None, *, figsize=(11, 2.4)):
     """The digit and its feature map under each hand-made kernel, computed by the student's conv_forward."""
     forward, who = conv_function(conv_forward)
@@ -221,6 +245,7 @@ def shift_equivariance(image, conv_forward=None, kernel="vertical edges", shift=
     return before, after, gap, who
 
 
+@_skipped_under_grading_stubs("the shift-equivariance figure")
 def plot_shift_equivariance(image, conv_forward=None, kernel="vertical edges", shift=(2, 3), *, figsize=(9, 2.6)):
     """The digit and its feature map, then the shifted digit and its feature map: the map moved with it."""
     before, after, gap, who = shift_equivariance(image, conv_forward, kernel, shift)
@@ -238,6 +263,7 @@ def plot_shift_equivariance(image, conv_forward=None, kernel="vertical edges", s
     return fig
 
 
+@_skipped_under_grading_stubs("the feature map")
 def plot_feature_map(image, kernel, conv_forward=None, *, figsize=(7, 2.6)):
     """One 3x3 kernel (shown with its numbers), the digit, and the feature map the student's conv_forward computes."""
     forward, who = conv_function(conv_forward)
@@ -287,8 +313,9 @@ def kernel_widget(images, conv_forward=None, *, figsize=(7, 2.6)):
         kernel = np.array([c.value for c in cells]).reshape(3, 3)
         box.figure = plot_feature_map(images[digit.value], kernel, conv_forward, figsize=figsize)
         output.clear_output(wait=True)
-        with output:
-            display(box.figure)
+        if box.figure is not None:  # None: skipped in the grader
+            with output:
+                display(box.figure)
 
     def load(change):
         state["loading"] = True
@@ -324,6 +351,7 @@ def plot_histories(histories, *, figsize=(9, 3.2)):
     return fig
 
 
+@_skipped_under_grading_stubs("the learned filters")
 def plot_filters_and_maps(w, b, image, *, figsize=(11, 3)):
     """The filters ``w`` (F, 1, KH, KW) of a trained first layer (top row) and their ReLU feature maps of ``image`` (bottom)."""
     w = np.asarray(w, dtype=np.float64)
