@@ -6,6 +6,7 @@ notebook itself runs under nbval (``pytest --nbval-lax solutions/03_backprop``).
 """
 
 import io
+import re
 
 import matplotlib
 
@@ -378,8 +379,8 @@ def test_two_written_questions_with_points_and_rubrics():
 
 def test_every_experiment_is_preceded_by_a_prediction():
     nb = notebook(CHAPTER)
-    experiments = ("viz.train_live(", "viz.compare_learning_rates(", "_, tiny_losses = gradient_descent(",
-                   "viz.train_with_curves(", "viz.plot_difference_errors(", "loss, grads = two_layer_loss(tiny_weights")
+    experiments = ("viz.train_live(", "viz.compare_learning_rates(", "_, tiny_losses = descent(",
+                   "viz.train_with_curves(", "viz.plot_difference_errors(", "loss, grads = loss_fn(tiny_weights")
     for fragment in experiments:
         (i,) = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and fragment in c.source]
         assert nb.cells[i - 1].source.startswith("**Predict.**"), fragment
@@ -556,3 +557,74 @@ def test_learning_rate_widget_retrains_when_the_slider_moves(problem):
     box.slider.value = 0.01
     assert box.figure is not first and "0.01" in box.figure.axes[0].get_title()
     _png(viz.plot_learning_rate(stub, stub, params, x, y, 0.3, steps=20))
+
+
+# -- review of issue 7 (a second pair of eyes): wrong answers that earned points, Run All on the release ----
+
+
+def _passes(name, function, forward=None, seeds=(0, 1, 2, 3, 4)):
+    """How the check judges ``function`` on the visible and the hidden cases, over a few seeds."""
+    return [CATALOGUE.evaluate(name, function, forward, seed=s, hidden=h).passed for h in (False, True) for s in seeds]
+
+
+def test_a_relu_with_a_hard_coded_threshold_instead_of_0_is_caught():
+    # x > 1e-8 blocks the gradient of tiny positive inputs; it passed every case before the tiny inputs.
+    def relu_forward(x):
+        return np.maximum(x, 0), x
+
+    assert not any(_passes("relu_backward", lambda dout, x: dout * (x > 1e-8), relu_forward))
+    assert not any(_passes("relu_backward", lambda dout, x: dout * (x > -1e-8), relu_forward))
+    assert all(_passes("relu_backward", lambda dout, x: dout * (x > 0), relu_forward))
+
+
+def test_numerical_gradient_with_a_step_relative_to_x_is_caught():
+    # h = step * max(1, |x_i|) is not the step it was given; with x of magnitude below 1 it passed.
+    def relative_step(f, x, step=1e-5):
+        grad = np.zeros(x.shape)
+        for i in np.ndindex(x.shape):
+            original, h = x[i], step * max(1.0, abs(x[i]))
+            x[i] = original + h
+            plus = f(x)
+            x[i] = original - h
+            minus = f(x)
+            x[i] = original
+            grad[i] = (plus - minus) / (2 * h)
+        return grad
+
+    assert not any(_passes("numerical_gradient", relative_step))
+
+
+def test_a_training_loop_that_drops_the_odd_last_example_is_caught():
+    def even_batches(loss_fn, params, x, y, lr, num_steps):
+        params, losses, n = dict(params), [], len(x) // 2 * 2
+        for _ in range(num_steps):
+            loss, grads = loss_fn(params, x[:n], y[:n])
+            losses.append(loss)
+            params = {k: params[k] - lr * grads[k] for k in params}
+        return params, losses
+
+    assert not any(_passes("gradient_descent", even_batches))
+
+
+def test_the_cells_below_an_unfinished_exercise_fall_back_to_nnlib(capsys):
+    # Run All on the release: the example cells call these instead of the stubs, and say so.
+    forward, backward = viz.neuron_functions(stub, stub)
+    assert backward(forward(0.5, -1.0, 2.0, 1.0)[1]) == pytest.approx((-0.5, -0.25))
+    assert viz.gradient_checker(stub) is gradcheck.numerical_gradient
+    assert viz.affine_functions(stub, stub) == (dense.affine_forward, dense.affine_backward)
+    assert viz.loss_function(stub) is dense.two_layer_loss
+    assert capsys.readouterr().out.count("not written yet") == 4
+    mine = lambda params, x, y: dense.two_layer_loss(params, x, y)  # noqa: E731
+    assert viz.loss_function(mine) is mine and viz.gradient_checker(gradcheck.numerical_gradient) is gradcheck.numerical_gradient
+
+
+def test_no_ungraded_code_cell_calls_an_exercise_directly():
+    # Such a cell raises NotImplementedError on the release and stops JupyterLab's Run All (it is not tagged).
+    nb = notebook(CHAPTER)
+    for cell in nb.cells:
+        meta = nbgrader(cell)
+        if cell.cell_type != "code" or meta.get("solution") or meta.get("grade") or "raises-exception" in cell.metadata.get("tags", []):
+            continue
+        code = "\n".join(line.split("#")[0] for line in cell.source.splitlines() if not line.lstrip().startswith("check("))
+        called = [name for name in CATALOGUE.exercises if re.search(rf"(?<![\w.]){name}\(", code)]
+        assert not called, (called, cell.source)

@@ -465,8 +465,8 @@ def _log_sum_exp(rng, shape):
 
 
 def numerical_gradient_cases():
-    def draw(make_f, shape, step=GRAD_STEP, layout="contiguous"):
-        return lambda rng: (make_f(rng, shape), rng.standard_normal(shape), step, layout)
+    def draw(make_f, shape, step=GRAD_STEP, layout="contiguous", scale=1.0):
+        return lambda rng: (make_f(rng, shape), scale * rng.standard_normal(shape), step, layout)
 
     def quadratic(rng, shape):
         return _quadratic(rng, shape[0])
@@ -475,7 +475,7 @@ def numerical_gradient_cases():
         Case("f(x) = sum(a * sin(x)), x of shape (5,)", draw(_sin_sum, (5,))),
         Case("f(x) = x^T M x + sum(x**3): each partial derivative depends on all of x, x of shape (4,)", draw(quadratic, (4,))),
         Case("f(x) = sum(a * sin(x)) for a matrix x of shape (3, 4)", draw(_sin_sum, (3, 4))),
-        Case("a larger step, step = 1e-2 (x of shape (6,))", draw(_sin_sum, (6,), step=1e-2)),
+        Case("a larger step, step = 1e-2, and x of magnitude up to about 10 (shape (6,))", draw(_sin_sum, (6,), step=1e-2, scale=4.0)),
         Case("x a transposed view, not contiguous in memory (shape (3, 4))", draw(_sin_sum, (3, 4), layout="transposed")),
         Case("x every other column of a wider array, a sliced view (shape (2, 3))", draw(_sin_sum, (2, 3), layout="sliced")),
         Case("f(x) = log(sum(exp(s * x))) for x of shape (2, 2, 3)", draw(_log_sum_exp, (2, 2, 3))),
@@ -483,7 +483,8 @@ def numerical_gradient_cases():
         Case("f(x) = log(sum(exp(s * x))) for x of shape (2, 3, 2)", draw(_log_sum_exp, (2, 3, 2)), hidden=True),
         Case("a single element, shape (1,)", draw(_sin_sum, (1,)), hidden=True),
         Case("f(x) = x^T M x + sum(x**3), x of shape (7,)", draw(quadratic, (7,)), hidden=True),
-        Case("a larger step, step = 3e-3, f(x) = x^T M x + sum(x**3) (shape (5,))", draw(quadratic, (5,), step=3e-3), hidden=True),
+        Case("a larger step, step = 3e-3, f(x) = x^T M x + sum(x**3), x of magnitude up to about 10 (shape (5,))",
+             draw(quadratic, (5,), step=3e-3, scale=4.0), hidden=True),
         Case("a transposed view of shape (2, 3, 2)", draw(_log_sum_exp, (2, 3, 2), layout="transposed"), hidden=True),
         Case("a sliced view of shape (4, 2)", draw(_sin_sum, (4, 2), layout="sliced"), hidden=True),
     )
@@ -511,6 +512,15 @@ def affine_cases(with_dout):
     )
 
 
+def _tiny_around_kink(rng, shape, dtype=np.float64):
+    """Inputs within 1e-6 of the kink, positive and negative, down to subnormal numbers, and exact zeros:
+    a ReLU that hard-codes a threshold (x > 1e-8, x > -1e-8) instead of comparing with 0 is caught."""
+    lowest = -300 if dtype == np.float64 else -40  # 1e-40 is a float32 subnormal
+    x = 10.0 ** rng.uniform(lowest, -6, shape) * rng.choice([-1.0, 1.0], shape)
+    x.flat[:: 5] = 0.0
+    return x.astype(dtype)
+
+
 def relu_cases(with_dout):
     def draw(make_x):
         def inputs(rng):
@@ -527,7 +537,11 @@ def relu_cases(with_dout):
         Case("inputs of magnitude up to 1000, shape (2, 5)", draw(lambda rng: rng.uniform(-1000, 1000, (2, 5)))),
         Case("a 3-D input of shape (2, 2, 3), all negative in its first row",
              draw(lambda rng: rng.standard_normal((2, 2, 3)) - np.array([5.0, 0.0])[:, None, None])),
+        Case("tiny inputs on both sides of the kink (1e-300 to 1e-6 in magnitude, and exact zeros), shape (3, 6)",
+             draw(lambda rng: _tiny_around_kink(rng, (3, 6)))),
         Case("inputs of magnitude up to 1000, shape (6, 7)", draw(lambda rng: rng.uniform(-1000, 1000, (6, 7))), hidden=True),
+        Case("tiny inputs on both sides of the kink, float32 (1e-40 to 1e-6 in magnitude), shape (4, 5)",
+             draw(lambda rng: _tiny_around_kink(rng, (4, 5), np.float32)), hidden=True),
         Case("a 3-D input of shape (2, 3, 4)", draw(lambda rng: rng.standard_normal((2, 3, 4))), hidden=True),
         Case("all inputs negative, shape (3, 3)", draw(lambda rng: -rng.uniform(0.1, 2.0, (3, 3))), hidden=True),
     )
@@ -590,10 +604,10 @@ def gradient_descent_cases():
         Case("5 steps on a batch of 10 (D = 2, H = 6, K = 3)", draw(10, 2, 6, 3, 5)),
         Case("loss_fn is not two_layer_loss: it adds an L2 penalty on W1 and W2 (4 steps, N = 6)",
              draw(6, 2, 5, 3, 4, loss_fn=GIVEN_L2_LOSS_FN)),
-        Case("one step (N = 4, D = 3, H = 4, K = 2)", draw(4, 3, 4, 2, 1)),
+        Case("one step on an odd batch (N = 5, D = 3, H = 4, K = 2)", draw(5, 3, 4, 2, 1)),
         Case("20 steps, learning rate 1 (N = 8, D = 2, H = 5, K = 3)", draw(8, 2, 5, 3, 20, lr=1.0)),
         Case("zero steps: a new dict with the same arrays' values, and no losses", draw(5, 2, 3, 2, 0)),
-        Case("12 steps on a batch of 30 (D = 4, H = 10, K = 4)", draw(30, 4, 10, 4, 12), hidden=True),
+        Case("12 steps on an odd batch of 31 (D = 4, H = 10, K = 4)", draw(31, 4, 10, 4, 12), hidden=True),
         Case("zero steps (N = 7, D = 3, H = 4, K = 3)", draw(7, 3, 4, 3, 0), hidden=True),
         Case("the L2-penalised loss_fn, 10 steps on a batch of 20 (D = 3, H = 8, K = 4)",
              draw(20, 3, 8, 4, 10, loss_fn=GIVEN_L2_LOSS_FN), hidden=True),
