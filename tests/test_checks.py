@@ -78,7 +78,7 @@ def test_wrong_values_report_the_worst_element_and_the_likely_cause():
     report = evaluate(lambda x: 2 * x)
     assert report.status == "failed"
     assert "On a (3, 4) array: the result is wrong: " in report.message
-    assert "the worst is at index (" in report.message and "(input " in report.message
+    assert "the worst is at index (" in report.message and "(x = " in report.message  # named as the student's signature names it
     assert "relative error" in report.message and "tolerance 1e-07" in report.message
     assert "Likely cause: doubling is not squaring." in report.message
 
@@ -100,7 +100,7 @@ def test_modifying_the_input_is_reported():
         return x
 
     report = evaluate(square)
-    assert "modified its input (argument 1) in place" in report.message
+    assert "modified its input x (argument 1) in place" in report.message
 
 
 def test_an_overflow_is_a_stability_bug_but_underflow_is_not():
