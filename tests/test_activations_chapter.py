@@ -19,6 +19,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from test_notebook_structure import CHAPTERS, GRADE_CALL, cell_with_id, graded_cells, nbgrader, notebook  # noqa: E402
 
 from autograder.checks import Catalogue  # noqa: E402
+from autograder.exercises import activations as CATALOGUE_MODULE  # noqa: E402
 from autograder.exercises.activations import CATALOGUE  # noqa: E402
 from nnlib import activations as ref  # noqa: E402
 from nnlib.viz import activations as viz  # noqa: E402
@@ -332,6 +333,63 @@ def test_a_right_derivative_is_not_charged_for_its_forwards_overflow(name, forwa
         m.setattr(catalogue_module, "_warnings_blamed_on", lambda f, n: f)
         report = CATALOGUE.evaluate(name, derivative, own_forward)
     assert (report.status == "failed" and "numerical warning" in report.message) == only_a_warning, report.message
+
+
+@pytest.mark.parametrize("copy", list(CATALOGUE_MODULE.FORWARD_COPIES), ids=lambda f: f.__name__)
+def test_the_catalogues_forwards_are_nnlibs_exactly(copy):
+    """The references of the forward exercises are copies of nnlib's code (so that they survive the
+    sandbox's stubs): equal to nnlib's, dtype included, on every case of their exercise."""
+    name = copy.__name__.removesuffix("_reference")
+    original = CATALOGUE_MODULE.FORWARD_COPIES[copy]
+    assert CATALOGUE[name].reference is copy and copy in CATALOGUE.forbidden and original in CATALOGUE.forbidden
+    for index, case in enumerate(CATALOGUE[name].cases):
+        args = case.draw(np.random.default_rng((3, index)))
+        ours, theirs = copy(*args), original(*args)
+        assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs), case.description
+
+
+def _stub(*args, **kwargs):
+    raise RuntimeError("nnlib's activations is not available while chapter 01_activations is graded")
+
+
+CLIPPED_SIGMOID = """
+import numpy as np
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-np.clip(x, -10, 10)))
+
+def sigmoid_derivative(x):
+    s = sigmoid(x)
+    return s * (1 - s)
+"""
+
+
+@pytest.mark.parametrize("name, forward, source", [
+    ("sigmoid_derivative", "sigmoid", OVERFLOWING_FORWARDS),  # the forward overflows
+    ("sigmoid_derivative", "sigmoid", CLIPPED_SIGMOID),  # the forward is wrong
+    ("elu_derivative", "elu", OVERFLOWING_FORWARDS),
+], ids=["overflowing", "wrong", "elu"])
+def test_blame_works_where_nnlibs_answers_are_stubbed(name, forward, source):
+    """In the grader's sandbox nnlib's answers raise; the student's side of the check (collect) runs there,
+    the verdict (judge) outside. A right derivative on a broken forward passed the local check but scored 0
+    in grading, because the check's forward (the spy's comparison and the rerun) was nnlib's. The
+    catalogue's own copies keep the two in agreement; shown by stubbing nnlib's forwards during collect as
+    the sandbox does (their code replaced, the function objects the catalogue holds kept)."""
+    namespace = {}
+    exec(compile(source, "<student>", "exec"), namespace)
+    saved = {f: f.__code__ for f in CATALOGUE_MODULE.FORWARD_COPIES.values()}
+    try:
+        for original in saved:
+            original.__code__ = _stub.__code__
+        with pytest.raises(RuntimeError):
+            ref.sigmoid(np.zeros(2))
+        records = [CATALOGUE.collect(name, namespace[name], namespace[forward], seed=7, hidden=h) for h in (False, True)]
+    finally:
+        for original, code in saved.items():
+            original.__code__ = code
+    for record in records:
+        report = CATALOGUE.judge(record)
+        assert report.passed and f"but your {forward} " in report.message, report.message
 
 
 def test_errstate_is_restored_even_when_the_students_function_raises():

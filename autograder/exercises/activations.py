@@ -13,6 +13,7 @@ import numpy as np
 from autograder.checks import Case, Catalogue, Exercise, Mistake
 from nnlib import activations as ref
 from nnlib.gradcheck import numerical_derivative, numerical_gradient_array
+from nnlib.validation import as_float_array
 from nnlib.tolerances import GRAD_STEP
 
 
@@ -209,6 +210,49 @@ def alpha(rng):
     return (float(rng.uniform(0.5, 2.0)),)
 
 
+# -- the forwards, in pure numpy: nnlib's code, which the grader's sandbox stubs ------------------------
+#
+# A derivative's check needs its forward inside the sandbox, where nnlib's answers are stubbed: to tell
+# whether the student's forward is wrong (the spy compares it with the forward exercise's reference) and
+# to run the derivative on a right forward when it is. With nnlib's functions as the references, both
+# failed there: a right sigmoid_derivative reusing a wrong or overflowing sigmoid scored 0 in grading
+# while the local check said it passed. These copies are not stubbed, and are banned like nnlib's.
+
+
+def sigmoid_reference(x):
+    """nnlib's ``sigmoid``."""
+    x = as_float_array(x, "x")
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def tanh_reference(x):
+    """nnlib's ``tanh``."""
+    return np.tanh(as_float_array(x, "x"))
+
+
+def relu_reference(x):
+    """nnlib's ``relu``."""
+    return np.maximum(as_float_array(x, "x"), 0)
+
+
+def leaky_relu_reference(x, slope=0.01):
+    """nnlib's ``leaky_relu``."""
+    x = as_float_array(x, "x")
+    return np.where(x > 0, x, slope * x).astype(x.dtype, copy=False)
+
+
+def elu_reference(x, alpha=1.0):
+    """nnlib's ``elu``."""
+    x = as_float_array(x, "x")
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype, copy=False)
+
+
+#: Each copy with the nnlib function it copies (tests/test_activations_chapter.py proves them equal).
+FORWARD_COPIES = {sigmoid_reference: ref.sigmoid, tanh_reference: ref.tanh, relu_reference: ref.relu,
+                  leaky_relu_reference: ref.leaky_relu, elu_reference: ref.elu}
+
+
 def naive_sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
@@ -302,7 +346,7 @@ def softmax_zeros_loop(dout, s):
 EXERCISES = (
     Exercise(
         "sigmoid",
-        ref.sigmoid,
+        sigmoid_reference,
         elementwise_cases(),
         run=run_as_written,
         mistakes=(
@@ -331,7 +375,7 @@ EXERCISES = (
     ),
     Exercise(
         "tanh",
-        ref.tanh,
+        tanh_reference,
         elementwise_cases(),
         run=run_as_written,
         mistakes=(
@@ -355,7 +399,7 @@ EXERCISES = (
     ),
     Exercise(
         "relu",
-        ref.relu,
+        relu_reference,
         elementwise_cases(),
         run=run_as_written,
         mistakes=(
@@ -381,7 +425,7 @@ EXERCISES = (
     ),
     Exercise(
         "leaky_relu",
-        ref.leaky_relu,
+        leaky_relu_reference,
         elementwise_cases(parameter=slope, large_parameter=large_slope),
         run=run_as_written,
         mistakes=(
@@ -413,7 +457,7 @@ EXERCISES = (
     ),
     Exercise(
         "elu",
-        ref.elu,
+        elu_reference,
         elementwise_cases(parameter=alpha),
         run=run_as_written,
         mistakes=(
@@ -485,11 +529,12 @@ EXERCISES = (
 )
 
 #: Every public function of nnlib.activations: the chapter's answers, and what would give them away
-#: (``np.exp(ref.log_softmax(x))`` is softmax, ``ref.elementwise_forward(x, "relu")[0]`` is relu).
+#: (``np.exp(ref.log_softmax(x))`` is softmax, ``ref.elementwise_forward(x, "relu")[0]`` is relu);
+#: and this module's copies of the forwards, answers a student could import too.
 FORBIDDEN = tuple(
     f for name, f in sorted(vars(ref).items())
     if callable(f) and getattr(f, "__module__", None) == ref.__name__ and not name.startswith("_")
-)
+) + tuple(FORWARD_COPIES)
 
 CATALOGUE = Catalogue("01_activations", EXERCISES, forbidden=FORBIDDEN)
 check, grade = CATALOGUE.bind()
