@@ -610,3 +610,35 @@ def test_a_figure_does_not_hide_a_real_error_of_nnlib(monkeypatch, digit):
     monkeypatch.setattr(conv, "conv2d_forward", broken)
     with pytest.raises(RuntimeError, match="a real bug"):
         viz.plot_kernels(digit, None)
+
+
+def test_no_cell_after_the_backward_hands_over_its_index_formulas():
+    """The commentary after exercise 6 once gave dw[f, c, u, v] and dx as sums over indices: code to type in."""
+    text = "\n".join(c.source for c in nbformat.read(RELEASE, as_version=4).cells if c.cell_type == "markdown")
+    assert r"dw[f, c, u, v] = \sum" not in text
+    assert r"w[f, c, h - iS, w - jS]" not in text
+
+
+def _backward_with_windows_at(dx_step, dw_step):
+    """A conv_backward by loops whose windows move dx_step (for dx) and dw_step (for dw) instead of the stride."""
+
+    def backward(dout, cache):
+        x, w, b, stride, pad = cache
+        xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+        kh, kw = w.shape[2:]
+        for n, f, i, j in np.ndindex(dout.shape):
+            a, c = (i * (dx_step or stride), j * (dx_step or stride))
+            dxp[n, :, a : a + kh, c : c + kw] += dout[n, f, i, j] * w[f]
+            a, c = (i * (dw_step or stride), j * (dw_step or stride))
+            dw[f] += dout[n, f, i, j] * xp[n, :, a : a + kh, c : c + kw]
+        return dxp[:, :, pad : pad + x.shape[2], pad : pad + x.shape[3]], dw, dout.sum(axis=(0, 2, 3)).astype(b.dtype)
+
+    return backward
+
+
+@pytest.mark.parametrize("dx_step, dw_step, cause", [
+    (1, None, "dx ignores the stride"), (None, 1, "dw ignores the stride"), (1, 1, "the backward ignores the stride")])
+def test_a_backward_that_ignores_the_stride_is_named(dx_step, dw_step, cause):
+    report = CATALOGUE.evaluate("conv_backward", _backward_with_windows_at(dx_step, dw_step), _conv_forward_caching_b)
+    assert report.status == "failed" and f"Likely cause: {cause}" in report.message, report.message

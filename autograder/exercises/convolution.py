@@ -517,7 +517,7 @@ def conv_numerical(forward, x, w, b, stride, pad, dout):
 
 
 def _conv_backward_loops(dout, x, w, stride, pad, *, flip_dx=False, accumulate=True, batch_sum=True, db_over_space=True,
-                         crop=True, flip_dw=False):
+                         crop=True, flip_dw=False, dx_stride=True, dw_stride=True):
     """The backward by loops, right or with one of the mistakes."""
     n_batch, _, h, wd = x.shape
     n_filters, _, kh, kw = w.shape
@@ -530,11 +530,13 @@ def _conv_backward_loops(dout, x, w, stride, pad, *, flip_dx=False, accumulate=T
             for i in range(dout.shape[2]):
                 for j in range(dout.shape[3]):
                     rows, cols = slice(i * stride, i * stride + kh), slice(j * stride, j * stride + kw)
+                    dx_rows, dx_cols = (rows, cols) if dx_stride else (slice(i, i + kh), slice(j, j + kw))
+                    dw_rows, dw_cols = (rows, cols) if dw_stride else (slice(i, i + kh), slice(j, j + kw))
                     if accumulate:
-                        dxp[n, :, rows, cols] += dout[n, f, i, j] * w_dx[f]
+                        dxp[n, :, dx_rows, dx_cols] += dout[n, f, i, j] * w_dx[f]
                     else:
-                        dxp[n, :, rows, cols] = dout[n, f, i, j] * w_dx[f]
-                    dw_n[f] += dout[n, f, i, j] * xp[n, :, rows, cols]
+                        dxp[n, :, dx_rows, dx_cols] = dout[n, f, i, j] * w_dx[f]
+                    dw_n[f] += dout[n, f, i, j] * xp[n, :, dw_rows, dw_cols]
         dw = dw + dw_n if batch_sum else dw_n
     if flip_dw:
         dw = dw[:, :, ::-1, ::-1].copy()
@@ -567,6 +569,13 @@ CONV_BACKWARD_MISTAKES = (
             _conv_backward_mistake(crop=False)),
     Mistake("dw is flipped: dw[f, c, u, v] pairs dout with the input at offset (u, v) of each window",
             _conv_backward_mistake(flip_dw=True)),
+    Mistake("dx ignores the stride: window (i, j) starts at row i*S and column j*S of the padded input (as a full "
+            "convolution, dout must first be spread out with S - 1 zeros between its values)",
+            _conv_backward_mistake(dx_stride=False)),
+    Mistake("dw ignores the stride: the input under window (i, j) starts at row i*S and column j*S of the padded input",
+            _conv_backward_mistake(dw_stride=False)),
+    Mistake("the backward ignores the stride: window (i, j) starts at row i*S and column j*S, for dx and for dw",
+            _conv_backward_mistake(dx_stride=False, dw_stride=False)),
 )
 
 
