@@ -87,9 +87,10 @@ class Case:
     description: str
     draw: Callable
     hidden: bool = False  # drawn only by the graded cells' hidden tests
-    #: the input family this case belongs to (e.g. "float32", "huge magnitudes"). Every family of
-    #: the hidden cases must have a visible case too (tests/test_exercises.py). Default: derived
-    #: from the arguments the case draws (see ``case_family``).
+    #: the input family this case belongs to, when the default will not do. Every family of the
+    #: hidden cases must have a visible case too (tests/test_exercises.py); by default the families
+    #: are derived from the arguments the case draws (each array's dtype, huge values, number of
+    #: axes, non-contiguous view; each other argument's type).
     family: str = None
 
 

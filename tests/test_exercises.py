@@ -93,3 +93,74 @@ def test_a_correct_answer_gets_no_note_on_many_seeds(catalogue, exercise):
         for hidden in (False, True):
             report = unguarded(catalogue).evaluate(exercise.name, exercise.answer, forward, seed=seed, hidden=hidden)
             assert report.passed and "disagrees" not in report.message and "does not match" not in report.message, str(report)
+
+
+# -- every input family of the hidden cases has a visible case; every argument is varied ----------------
+
+
+def _array_features(value):
+    """What about an array can make an answer pass on one input and fail on another: its dtype
+    together with whether it holds huge values (float32 overflows where float64 does not), its
+    number of axes, and whether it is a non-contiguous view."""
+    with np.errstate(all="ignore"):
+        finite = value[np.isfinite(value)] if value.dtype.kind in "fc" else value
+        huge = value.dtype.kind in "fc" and finite.size > 0 and float(np.max(np.abs(finite))) >= 100
+    return {f"{value.dtype.name}{' huge' if huge else ''}", f"{value.ndim}-D", "a view" if not value.flags.c_contiguous else "contiguous"}
+
+
+def families(case, args):
+    """A case's input families, as (argument position, feature) pairs: its declared ``family``, else
+    what its arguments are made of (``_array_features``, or the type of a non-array argument)."""
+    if case.family is not None:
+        return {("declared", case.family)}
+    found = set()
+    for position, value in enumerate(args):
+        if isinstance(value, np.ndarray):
+            found |= {(position, f) for f in _array_features(value)}
+        elif isinstance(value, dict):
+            found |= {(position, f) for v in value.values() if isinstance(v, np.ndarray) for f in _array_features(v)}
+        elif not callable(value):
+            found.add((position, type(value).__name__))
+    return found
+
+
+@pytest.mark.parametrize("catalogue, exercise", EXERCISES, ids=[f"{c.chapter}-{e.name}" for c, e in EXERCISES])
+def test_every_hidden_input_family_has_a_visible_case(catalogue, exercise):
+    # Otherwise the visible check can show full marks where grading will not.
+    visible, hidden = set(), {}
+    for flag in (False, True):
+        for index, case in enumerate(c for c in exercise.cases if c.hidden == flag):
+            for seed in (0, 1):
+                found = families(case, case.draw(np.random.default_rng((seed, index))))
+                if flag:
+                    for f in found:
+                        hidden.setdefault(f, case.description)
+                else:
+                    visible |= found
+    names = exercise.arg_names
+    missing = sorted((f, d) for f, d in hidden.items() if f not in visible)
+    assert not missing, "hidden inputs of a family no visible case has: " + "; ".join(
+        f"{d!r}: {names[p] if isinstance(p, int) and p < len(names) else p} {feature}" for (p, feature), d in missing)
+
+
+def _same(a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype \
+            and np.array_equal(a, b, equal_nan=True)
+    if callable(a) or callable(b):
+        return False  # a function drawn per case (e.g. the f of numerical_gradient) differs by construction
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+@pytest.mark.parametrize("catalogue, exercise", EXERCISES, ids=[f"{c.chapter}-{e.name}" for c, e in EXERCISES])
+def test_every_argument_is_varied_across_the_cases(catalogue, exercise):
+    drawn = [case.draw(np.random.default_rng((seed, index)))
+             for seed in (0, 1) for index, case in enumerate(exercise.cases)]
+    width = max(len(args) for args in drawn)
+    constant = [position for position in range(width)
+                if all(len(args) == width for args in drawn) and all(_same(drawn[0][position], args[position]) for args in drawn[1:])]
+    names = [exercise.arg_names[p] if p < len(exercise.arg_names) else f"argument {p + 1}" for p in constant]
+    assert not constant, f"{exercise.name}: the same {', '.join(names)} in every case"
