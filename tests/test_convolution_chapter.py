@@ -642,3 +642,38 @@ def _backward_with_windows_at(dx_step, dw_step):
 def test_a_backward_that_ignores_the_stride_is_named(dx_step, dw_step, cause):
     report = CATALOGUE.evaluate("conv_backward", _backward_with_windows_at(dx_step, dw_step), _conv_forward_caching_b)
     assert report.status == "failed" and f"Likely cause: {cause}" in report.message, report.message
+
+
+def _helper_answers():
+    """Right answers copied from the catalogue's own helpers and nnlib's private ones (each passed before they were
+    forbidden: full marks without writing a line of convolution)."""
+    c = convolution
+
+    def conv_forward(x, w, b, stride=1, pad=0):
+        return c._conv_loops(x, w, b, stride, pad), (x, w, b, stride, pad)
+
+    def max_pool_forward(x, kernel_size=2, stride=2):
+        return c._pool_loops(x, kernel_size, stride, lambda win: win.max(axis=(2, 3))), (x, kernel_size, stride)
+
+    def conv_output_size(size, kernel_size, stride=1, pad=0):
+        if (size + 2 * pad - kernel_size) % stride:
+            raise ValueError("the stride does not fit")
+        return conv._out_size(size, kernel_size, stride, pad, "this axis")
+
+    return [
+        ("riemann_convolve", lambda f, g, dt: dt * c._full_by_loops(f, g), None),
+        ("convolve1d", lambda x, k, mode="full": c._crop(c._full_by_loops(x, k), len(x), len(k), mode), None),
+        ("conv_output_size", conv_output_size, None),
+        ("conv_forward", conv_forward, None),
+        ("conv_forward_fast", c._fast_mistake(), None),
+        ("max_pool_forward", max_pool_forward, None),
+        ("max_pool_backward", lambda dout, cache: c.max_pool_backward_expected(cache[0], cache[1], cache[2], dout),
+         max_pool_forward),
+    ]
+
+
+@pytest.mark.parametrize("name, answer, forward", _helper_answers(), ids=[a[0] for a in _helper_answers()])
+def test_answers_built_on_the_catalogues_or_nnlibs_private_helpers_are_caught(name, answer, forward):
+    for hidden in (False, True):
+        report = CATALOGUE.evaluate(name, answer, forward, hidden=hidden)
+        assert report.status == "failed" and "calls nnlib's answer" in report.message, report.message

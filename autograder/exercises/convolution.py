@@ -906,7 +906,8 @@ EXERCISES = (
 )
 
 
-#: The functions this chapter asks students to write: nnlib's and numpy's convolutions.
+#: The functions this chapter asks students to write: nnlib's and numpy's convolutions, and everything here or in
+#: nnlib that computes one of the answers.
 FORBIDDEN = (
     conv.convolve1d,
     conv.correlate1d,
@@ -920,6 +921,24 @@ FORBIDDEN = (
     conv.max_pool_backward,
     np.convolve.__wrapped__,
     np.correlate.__wrapped__,
+    # nnlib's private helpers that hold part of an answer ('same'/'valid' slices, output sizes, col2im)
+    conv._crop,
+    conv._out_size,
+    conv._col2im,
+    # this catalogue's own references and mistake builders: with their default options they are right answers
+    # (a student could import them); the check runs them with the detector paused
+    riemann_convolve_reference,
+    _full_by_loops,
+    _crop,
+    output_size_reference,
+    _conv_loops,
+    conv_backward_expected,
+    _conv_backward_loops,
+    _fast_mistake(),
+    _pool_loops,
+    max_pool_backward_expected,
+    _pool_backward_mistake(_first_max),
+    _first_max,
 )
 
 CATALOGUE = Catalogue("05_convolution", EXERCISES, forbidden=FORBIDDEN)
