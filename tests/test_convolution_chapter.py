@@ -677,3 +677,25 @@ def test_answers_built_on_the_catalogues_or_nnlibs_private_helpers_are_caught(na
     for hidden in (False, True):
         report = CATALOGUE.evaluate(name, answer, forward, hidden=hidden)
         assert report.status == "failed" and "calls nnlib's answer" in report.message, report.message
+
+
+def test_a_backward_built_from_two_calls_of_the_forward_passes():
+    """dx as the forward applied to the dilated, padded dout with the flipped, transposed filters; dw as the forward
+    applied to the input with the batch as channels: a derivation, not a numerical gradient."""
+    forward = _conv_forward_caching_b
+
+    def backward(dout, cache):
+        x, w, b, stride, pad = cache
+        n, c, h, wd = x.shape
+        f, _, kh, kw = w.shape
+        dil = np.zeros((n, f, (dout.shape[2] - 1) * stride + 1, (dout.shape[3] - 1) * stride + 1), dtype=dout.dtype)
+        dil[:, :, ::stride, ::stride] = dout
+        spread = np.pad(dil, ((0, 0), (0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
+        dxp = forward(spread, w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1], np.zeros(c, dtype=x.dtype), 1, 0)[0]
+        xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        dw = forward(xp.transpose(1, 0, 2, 3), dil.transpose(1, 0, 2, 3), np.zeros(f, dtype=x.dtype), 1, 0)[0]
+        return dxp[:, :, pad : pad + h, pad : pad + wd], dw.transpose(1, 0, 2, 3), dout.sum(axis=(0, 2, 3)).astype(b.dtype)
+
+    for hidden in (False, True):
+        report = CATALOGUE.evaluate("conv_backward", backward, forward, hidden=hidden)
+        assert report.passed, report.message
