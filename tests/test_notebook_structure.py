@@ -12,6 +12,10 @@ A chapter is a folder ``solutions/<chapter>/`` holding ``<chapter>.ipynb``; its 
   ``check(...)``, and one locked graded cell ``test_<name>`` calling ``grade(name, ...)`` and, in
   its hidden-tests block, ``grade(name, ..., hidden=True)``;
 - unique grade_ids, complete nbgrader metadata, points that add up to what the introduction says;
+- the course standard (COURSE.md section 7): graded cells tagged ``raises-exception`` so that Run
+  All goes on past an unfinished exercise; at least one written answer graded by hand, with points
+  and a rubric in its solution; progressive hints folded away in every statement; a
+  ``**Predict.**`` prompt before the experiments; the introduction says how long the slowest cell takes;
 - no star imports, ``sys.path`` tricks or autoreload; outputs only in ``# NBVAL_CHECK_OUTPUT`` cells;
 - the solutions pass their own checks (without a kernel), and the released stubs are "not attempted".
 
@@ -118,11 +122,23 @@ def nbgrader(cell):
 
 
 def graded_cells(nb):
+    """Every cell that carries points: the autograded test cells and the written answers."""
     return [c for c in nb.cells if nbgrader(c).get("grade")]
 
 
+def autograded_cells(nb):
+    """The autograded cells: locked code cells with points (not the written answers)."""
+    return [c for c in graded_cells(nb) if c.cell_type == "code"]
+
+
+def written_answer_cells(nb):
+    """The answers graded by hand: markdown cells that are both graded and a solution."""
+    return [c for c in graded_cells(nb) if c.cell_type == "markdown" and nbgrader(c).get("solution")]
+
+
 def solution_cells(nb):
-    return [c for c in nb.cells if nbgrader(c).get("solution")]
+    """The code cells students fill in (the written answers are markdown solutions, apart)."""
+    return [c for c in nb.cells if nbgrader(c).get("solution") and c.cell_type == "code"]
 
 
 def cell_with_id(nb, grade_id):
@@ -242,7 +258,7 @@ def test_no_star_imports_path_tricks_or_autoreload(chapter):
 @pytest.mark.parametrize("chapter", by_chapter())
 def test_every_exercise_has_exactly_one_graded_cell(chapter):
     graded = {}
-    for cell in graded_cells(notebook(chapter)):
+    for cell in autograded_cells(notebook(chapter)):
         meta = nbgrader(cell)
         assert cell.cell_type == "code" and meta["locked"] and not meta["solution"], meta["grade_id"]
         names = set(GRADE_CALL.findall(cell.source))
@@ -367,3 +383,75 @@ def test_released_stubs_are_not_attempted(chapter):
         forward = namespace[exercise.forward] if exercise.forward else None
         report = chapter.catalogue.evaluate(name, namespace[name], forward)
         assert report.status == "not attempted", str(report)
+
+
+# -- the course standard (COURSE.md section 7, made concrete in the helpers' COMMON.md) -------------
+
+
+@pytest.mark.parametrize("chapter, name", by_exercise())
+def test_graded_cells_let_run_all_continue(chapter, name):
+    # JupyterLab's Run All stops at the first error unless the cell is tagged raises-exception;
+    # nbgrader still scores a failing tagged cell 0.
+    cell = cell_with_id(notebook(chapter), f"test_{name}")
+    assert "raises-exception" in cell.metadata.get("tags", []), f"test_{name} needs the cell tag raises-exception"
+
+
+@pytest.mark.parametrize("chapter", by_chapter())
+def test_a_written_answer_graded_by_hand_with_points_and_a_rubric(chapter):
+    nb = notebook(chapter)
+    answers = written_answer_cells(nb)
+    assert answers, "no written answer graded by hand (an nbgrader markdown cell with grade and solution)"
+    for cell in answers:
+        meta = nbgrader(cell)
+        assert meta["grade_id"].startswith("written_"), meta["grade_id"]
+        assert isinstance(meta.get("points"), (int, float)) and meta["points"] > 0, meta["grade_id"]
+        assert not meta["locked"] and not meta["task"], meta["grade_id"]
+        region = re.search(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S)
+        assert region, f"{meta['grade_id']}: the model answer goes between ### BEGIN SOLUTION and ### END SOLUTION"
+        assert "Rubric" in region.group(1), f"{meta['grade_id']}: the solution region needs a **Rubric**"
+        assert cell.source.strip().startswith("### BEGIN SOLUTION") and cell.source.strip().endswith("### END SOLUTION"), \
+            f"{meta['grade_id']}: nothing outside the solution region (it would reach students with the answer removed)"
+        question = nb.cells[nb.cells.index(cell) - 1]
+        assert question.cell_type == "markdown" and nbgrader(question).get("locked"), \
+            f"{meta['grade_id']}: the question is a locked markdown cell right above the answer"
+        points = meta["points"]
+        assert re.search(rf"\b{points:g} points?\b", question.source), f"{meta['grade_id']}: the question should say {points:g} points"
+
+
+HINT = re.compile(r"<details>\s*<summary>\s*Hint", re.I)
+
+
+@pytest.mark.parametrize("chapter, name", by_exercise())
+def test_every_statement_has_progressive_hints_folded_away(chapter, name):
+    nb = notebook(chapter)
+    statement = nb.cells[nb.cells.index(cell_with_id(nb, f"{name}_solution")) - 1]
+    assert HINT.search(statement.source), f"{name}: the statement needs hints in <details><summary>Hint 1</summary>...</details>"
+    for hint in re.findall(r"<details>.*?</details>", statement.source, re.S):
+        assert "```" not in hint, f"{name}: a hint gives a direction or a key step, never code"
+
+
+PLOT = re.compile(r"\b(plt\.|viz\.|plot_|_plot\b|explorer|interact|widget|show_)")
+
+
+@pytest.mark.parametrize("chapter", by_chapter())
+def test_predict_before_the_experiments(chapter):
+    nb = notebook(chapter)
+    prompts = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.lstrip().startswith("**Predict.**")]
+    assert prompts, "no **Predict.** prompt before an experiment"
+    for i in prompts:
+        following = next((c for c in nb.cells[i + 1:] if c.cell_type == "code"), None)
+        assert following is not None and not nbgrader(following).get("grade"), \
+            f"the **Predict.** prompt in cell {i} should be followed by the experiment that shows it"
+    plots = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and not nbgrader(c) and PLOT.search(c.source)]
+    if plots:
+        assert prompts[0] < plots[-1], "the **Predict.** prompts should come before the experiments they ask about"
+
+
+SLOWEST = re.compile(r"slowest cells?\b.{0,300}?(\d+(\.\d+)?\s*(s|seconds?|ms|minutes?)\b|(half )?a second\b)", re.I | re.S)
+
+
+@pytest.mark.parametrize("chapter", by_chapter())
+def test_the_introduction_says_how_long_the_slowest_cell_takes(chapter):
+    nb = notebook(chapter)
+    intro = "\n".join(c.source for c in nb.cells[: nb.cells.index(cell_with_id(nb, "setup"))])
+    assert SLOWEST.search(intro), "the introduction should say how long the slowest cell takes (e.g. 'the slowest cell takes about 4 s')"
