@@ -43,9 +43,11 @@ IPython input transformers, patched numpy or profiler         from recorded outp
 forge the records (another seed, malformed, huge, symlinks)   protected: rejected by the trusted judge
 call nnlib's answer (profiler off, function copied, source    protected for the chapter's own answers
 read and exec'd, module reloaded)                             (stubs in the sandbox); NOT for the few
-                                                              answers the checks must hand to student
-                                                              code (chapter 3: ``two_layer_loss`` and
-                                                              the affine layers it calls): the similarity
+                                                              the checks themselves need there (ch. 1:
+                                                              ``softmax``, which draws inputs; ch. 3:
+                                                              ``two_layer_loss``, handed to student
+                                                              code, and the affine layers it calls),
+                                                              named in the report; the similarity
                                                               report lists close copies, never deducts
 hard-code outputs                                             protected: inputs drawn from a fresh seed
 write ``nnlib/``, ``autograder/``, the venv, the repository   protected: read-only or invisible
@@ -58,10 +60,12 @@ endless loop (even ignoring SIGINT), memory bomb, huge files  protected: one cel
                                                               kernel; address-space and file-size limits
 read ``solutions/``, the hidden tests, other students         protected: not in the sandbox; the kernel
                                                               never receives a test cell's hidden block
-network access (exfiltration, downloads)                      protected: no network namespace
+network access (exfiltration, downloads)                      protected: an empty network namespace
 graded cells that are not ``grade(...)`` calls (plain         NOT protected: nbgrader's verdict, decided
 asserts)                                                      in the kernel; the report lists them
-disk use inside the records folder (many small files)         NOT limited beyond the per-file size
+disk use in its folders (many small files); memory across     NOT limited beyond per-file size and per-
+many processes (the limit is per process); kernel exploits    process address space (no cgroups, no
+                                                              seccomp filter)
 copying another student's answer                              NOT prevented: reported (similarity), for
                                                               the instructor to judge
 grading without ``bwrap`` (``--unsafe-no-sandbox``)           NOT protected: everything above is open
@@ -545,6 +549,7 @@ class BatchJudge:
             for p in [stubs, *stubs.iterdir()]:
                 p.chmod(0o755 if p.is_dir() else 0o644)
         self.leftovers = 0  # processes still running as a sandbox uid after their kernel (should stay 0)
+        self.leftover_examples: list[str] = []
         self.uids: queue.Queue = queue.Queue()
         for k in range(jobs):
             self.uids.put(sandbox.sandbox_uid(k))
@@ -553,8 +558,10 @@ class BatchJudge:
         return self.uids.get()
 
     def give_uid(self, uid) -> None:
-        if sandbox.reap_uid(uid, wait=2.0):
+        killed = sandbox.reap_uid(uid, wait=5.0)
+        if killed:
             self.leftovers += 1
+            self.leftover_examples.extend(killed[:3])
         self.uids.put(uid)
 
     @property
@@ -860,7 +867,8 @@ def _judge_notes(judge: BatchJudge) -> list[str]:
         if manual:
             notes.append("needs manual grading (written answers, in formgrader): " + ", ".join(manual))
         if judge.leftovers:
-            notes.append(f"processes outlived {judge.leftovers} sandbox(es) and were killed")
+            notes.append(f"processes outlived {judge.leftovers} sandbox(es) and could not be killed, e.g. "
+                         + "; ".join(judge.leftover_examples[:3]))
         if judge.stubbed:
             notes.append(f"not importable in the sandbox (this chapter's answers): {', '.join(judge.stubbed)}")
         if judge.kept:

@@ -149,8 +149,11 @@ def bwrap_argv(*, workdir: Path, writable: list[Path], overlays: dict | None = N
     return (argv, command) if split else argv + command
 
 
-_DROP = ("import os, sys; u = int(sys.argv[1]); os.setgroups([]); os.setresgid(u, u, u); "
-         "os.setresuid(u, u, u); os.execv(sys.argv[2], sys.argv[2:])")
+_DROP = ("import ctypes, os, signal, sys; u = int(sys.argv[1]); os.setgroups([]); os.setresgid(u, u, u); "
+         "os.setresuid(u, u, u); "
+         # the kernel dies with the sandbox's init at once (prctl PR_SET_PDEATHSIG; cleared by setuid, so after)
+         "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0); "
+         "os.execv(sys.argv[2], sys.argv[2:])")
 
 
 def set_limits(*, memory_mb: int, cpu_seconds: int, processes: int = PROCESS_LIMIT,
@@ -375,27 +378,33 @@ def _chown_tree(path: Path, uid: int | None) -> None:
             pass
 
 
-def reap_uid(uid: int | None, wait: float = 5.0) -> int:
-    """Kill whatever still runs as a sandbox ``uid`` (nothing should: the pid namespace dies with its
-    kernel) before the uid is given to the next student; returns how many were killed."""
+def reap_uid(uid: int | None, wait: float = 5.0) -> list[str]:
+    """Before a sandbox uid goes to the next student: SIGKILL whatever still runs as it (a pid
+    namespace being torn down, e.g. after a fork bomb, can take a moment under load) and wait until
+    it is gone. Returns what survived ``wait`` seconds after that (nothing, unless unkillable)."""
     import signal
     import time
 
     if uid is None or os.geteuid() != 0:
-        return 0
-    killed, deadline = 0, time.monotonic() + wait
+        return []
+    deadline = time.monotonic() + wait
     while True:
-        pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _owner(p) == uid]
-        if not pids:
-            return killed
+        procs = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _owner(p) == uid]
+        if not procs:
+            return []
+        for p in procs:
+            try:
+                os.kill(int(p.name), signal.SIGKILL)
+            except OSError:
+                pass
         if time.monotonic() > deadline:
-            for pid in pids:
+            out = []
+            for p in procs:
                 try:
-                    os.kill(pid, signal.SIGKILL)
-                    killed += 1
+                    out.append(f"{p.name} " + (p / "cmdline").read_bytes().replace(b"\0", b" ")[:80].decode(errors="replace"))
                 except OSError:
                     pass
-            deadline = time.monotonic() + wait
+            return out
         time.sleep(0.05)
 
 

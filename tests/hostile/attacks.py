@@ -187,6 +187,19 @@ print("children started:", _kids)
 ''',
 }
 
+# Attacks that cannot mask one another, put in one notebook to keep the batch short: each still
+# reports its own BREACH line, naming what it reached.
+COMBINED = {"damage": ("append_to_code", "detached_gradebook", "wreck_submissions", "delete_outside", "network")}
+
+
+def attackers():
+    """(name, code) of each attacking notebook's square cell addition."""
+    grouped = {a for group in COMBINED.values() for a in group}
+    out = [(name, code) for name, code in FIXTURE_ATTACKS.items() if name not in grouped]
+    out += [(name, "\n".join(FIXTURE_ATTACKS[a] for a in group)) for name, group in COMBINED.items()]
+    return out
+
+
 # name -> source of the mean cell: attacks whose cost must be confined to mean (square stays correct)
 MEAN_FAULTS = {
     "exit_in_mean": 'def mean(xs):\n    import os\n    os._exit(1)\n',
