@@ -699,3 +699,35 @@ def test_a_backward_built_from_two_calls_of_the_forward_passes():
     for hidden in (False, True):
         report = CATALOGUE.evaluate("conv_backward", backward, forward, hidden=hidden)
         assert report.passed, report.message
+
+
+def _einsum_forward(x, w, b, stride=1, pad=0):
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    windows = sliding_window_view(xp, w.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]  # (N, C, H_out, W_out, KH, KW)
+    return np.einsum("nchwuv,fcuv->nfhw", windows, w) + b[:, None, None]
+
+
+@pytest.mark.parametrize("style", ["einsum", "a loop over the batch", "as_strided and tensordot"])
+def test_right_vectorised_forwards_in_unusual_styles_get_full_marks(style):
+    def as_strided_forward(x, w, b, stride=1, pad=0):
+        from numpy.lib.stride_tricks import as_strided
+
+        n, c, h, wd = x.shape
+        f, _, kh, kw = w.shape
+        xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        out_h, out_w = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
+        s = xp.strides
+        windows = as_strided(xp, (n, c, out_h, out_w, kh, kw), (s[0], s[1], s[2] * stride, s[3] * stride, s[2], s[3]))
+        return np.tensordot(windows, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2) + b[:, None, None]
+
+    answer = {
+        "einsum": _einsum_forward,
+        "a loop over the batch": lambda x, w, b, stride=1, pad=0: np.stack(
+            [_einsum_forward(x[i : i + 1], w, b, stride, pad)[0] for i in range(len(x))]),
+        "as_strided and tensordot": as_strided_forward,
+    }[style]
+    for hidden in (False, True):
+        for seed in (0, 1):
+            assert CATALOGUE.evaluate("conv_forward_fast", answer, seed=seed, hidden=hidden).passed

@@ -688,7 +688,7 @@ def run_fast(function, forward, x, w, b, stride, pad):
     if lines > limit:
         raise LoopsOverPositions(
             f"it ran {lines} lines of Python for {positions} output positions (at most {limit} are expected): "
-            f"loop over the kernel's {kh * kw} offsets, not over the batch or the output positions"
+            f"loop over the kernel's {kh * kw} offsets, not over the output positions"
         )
     return out
 
