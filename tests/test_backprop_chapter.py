@@ -320,9 +320,18 @@ def test_train_digits_below_the_threshold_says_the_accuracy():
 
 def test_the_reference_training_reaches_the_threshold_with_a_margin():
     splits = backprop.digits_splits()
-    params = backprop.train_digits_reference(*splits["train"], np.random.default_rng(backprop.DIGITS_SEED))
-    for held_out in ("validation", "test"):
+    for train, held_out in (("train", "validation"), ("train_hidden", "test")):
+        params = backprop.train_digits_reference(*splits[train], np.random.default_rng(backprop.DIGITS_SEED))
         assert backprop.accuracy(params, *splits[held_out]) > backprop.DIGITS_THRESHOLD + 0.02
+
+
+def test_the_hidden_digits_case_trains_on_other_images_never_on_its_held_out_ones():
+    # train_digits's x and y vary across the cases (tests/test_exercises.py); the test digits stay unseen.
+    splits = backprop.digits_splits()
+    (x_visible, _), (x_hidden, _), (x_test, _) = splits["train"], splits["train_hidden"], splits["test"]
+    assert x_hidden.shape == x_visible.shape and not np.array_equal(x_hidden, x_visible)
+    seen = {tuple(row) for row in x_hidden[:500].tolist()}
+    assert not any(tuple(row) in seen for row in x_test[:200].tolist())
 
 
 # -- the statements ask for derivations: no solution line is written out in the text ---------------
@@ -628,3 +637,58 @@ def test_no_ungraded_code_cell_calls_an_exercise_directly():
         code = "\n".join(line.split("#")[0] for line in cell.source.splitlines() if not line.lstrip().startswith("check("))
         called = [name for name in CATALOGUE.exercises if re.search(rf"(?<![\w.]){name}\(", code)]
         assert not called, (called, cell.source)
+
+
+def test_affine_and_relu_backward_get_dout_in_the_dtype_of_the_input_as_their_statements_say():
+    # The statements promise dout "of the inputs' dtype" (affine) and "the shape and dtype of x" (ReLU), so no case
+    # hands a float64 dout to a float32 layer (nnlib's backward handles that too, but the student is not asked to).
+    text = "\n".join(c.source for c in notebook(CHAPTER).cells if c.cell_type == "markdown")
+    assert "(of the inputs' dtype)" in text and "`dout` (the shape and dtype of `x`)" in text
+    rng = np.random.default_rng(0)
+    for name in ("affine_backward", "relu_backward"):
+        for case in CATALOGUE[name].cases:
+            *inputs, dout = case.draw(rng)
+            assert dout.dtype == inputs[0].dtype, (name, case.description)
+
+
+def test_the_visible_checks_run_where_the_sandbox_stubs_nnlibs_answers(monkeypatch):
+    # In the grading sandbox, nnlib's answers to this chapter raise (autograder.sandbox.stub_sources), and the
+    # notebook's visible check cells run there too: the references they compare with, and the reference forward a
+    # backward falls back to when the student's forward raises, must not call them. Before, the check cells of
+    # numerical_gradient, relu_forward, relu_backward and gradient_descent raised RuntimeError in every graded notebook.
+    from autograder import sandbox
+
+    kept = sandbox.needed_by_checks(CATALOGUE)
+    for function in set(CATALOGUE.forbidden) - kept:
+        module = __import__(function.__module__, fromlist=["_"])
+
+        def stubbed(*args, _name=function.__name__, **kwargs):
+            raise RuntimeError(f"nnlib's {_name} is stubbed while chapter 03_backprop is graded")
+
+        monkeypatch.setattr(module, function.__name__, stubbed)
+    ours = _solutions()
+
+    def numerical_gradient(f, x, step=1e-5):
+        grad = np.zeros(x.shape)
+        for i in np.ndindex(x.shape):
+            original = x[i]
+            x[i] = original + step
+            plus = f(x)
+            x[i] = original - step
+            minus = f(x)
+            x[i] = original
+            grad[i] = (plus - minus) / (2 * step)
+        return grad
+
+    ours["numerical_gradient"] = numerical_gradient
+    ours["sgd_update"] = lambda params, grads, lr: {k: params[k] - lr * grads[k] for k in params}
+    for name in CATALOGUE.exercises:
+        if name == "train_digits":
+            continue  # judged on the threshold alone, its expected value calls nothing
+        forward = ours[CATALOGUE[name].forward] if CATALOGUE[name].forward else None
+        for hidden in (False, True):
+            report = CATALOGUE.evaluate(name, ours[name], forward, seed=3, hidden=hidden)
+            assert report.passed, str(report)
+    # a right ReLU backward whose forward is unwritten is judged on the reference forward, not charged
+    report = CATALOGUE.evaluate("relu_backward", ours["relu_backward"], stub)
+    assert "relu_forward" in report.message and "stubbed" not in report.message, str(report)

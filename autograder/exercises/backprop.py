@@ -109,9 +109,36 @@ def neuron_backward_reference(cache):
     return dz * x, dz
 
 
+# The references and the checks' numerical gradients below use the catalogue's own central differences and
+# ReLU, not nnlib's: nnlib's are this chapter's answers, stubbed in the grading sandbox, where a student's
+# visible check (and the backward's fallback to the reference forward) must still run.
+
+
+def _central(f, x, step=GRAD_STEP):
+    """Central differences of the scalar ``f`` at ``x``, element by element, as ``gradcheck.numerical_gradient``."""
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for i in np.ndindex(x.shape):
+        original = x[i]
+        try:
+            x[i] = original + step
+            f_plus = float(f(x))
+            x[i] = original - step
+            f_minus = float(f(x))
+        finally:
+            x[i] = original
+        grad[i] = (f_plus - f_minus) / (2 * step)
+    return grad
+
+
+def _central_array(f, x, dout, step=GRAD_STEP):
+    """Central differences of ``sum(f(x) * dout)``, as ``gradcheck.numerical_gradient_array``."""
+    dout = np.asarray(dout, dtype=np.float64)
+    return _central(lambda v: np.sum(np.asarray(f(v), dtype=np.float64) * dout), x, step)
+
+
 def numerical_gradient_expected(f, x, step, layout):
-    """nnlib's central differences with the case's step, and ``x`` as it is after the call (restored)."""
-    return gradcheck.numerical_gradient(f, x.copy(), step), x
+    """Central differences with the case's step, and ``x`` as it is after the call (restored)."""
+    return _central(f, x.copy(), step), x
 
 
 def laid_out(x, layout):
@@ -131,11 +158,17 @@ def laid_out(x, layout):
 
 
 def relu_forward_reference(x):
-    return act.elementwise_forward(x, "relu")
+    """``(max(0, x), x)`` in the dtype of ``x`` (nnlib's ``elementwise_forward(x, "relu")``, whose cache differs)."""
+    return np.maximum(x, np.zeros((), dtype=x.dtype)), x
+
+
+def relu_backward_reference(dout, cache):
+    """The ReLU's backward from ``relu_forward_reference``'s cache, the input ``x``."""
+    return dout * (cache > 0)
 
 
 def relu_backward_expected(x, dout):
-    return act.elementwise_backward(dout, relu_forward_reference(x)[1])
+    return relu_backward_reference(dout, relu_forward_reference(x)[1])
 
 
 def affine_backward_expected(x, w, b, dout):
@@ -208,15 +241,15 @@ def neuron_numerical(forward, w, b, x, y, h=GRAD_STEP):
 
 def affine_numerical(forward, x, w, b, dout):
     return (
-        gradcheck.numerical_gradient_array(lambda v: forward(v, w, b)[0], x, dout),
-        gradcheck.numerical_gradient_array(lambda v: forward(x, v, b)[0], w, dout),
-        gradcheck.numerical_gradient_array(lambda v: forward(x, w, v)[0], b, dout),
+        _central_array(lambda v: forward(v, w, b)[0], x, dout),
+        _central_array(lambda v: forward(x, v, b)[0], w, dout),
+        _central_array(lambda v: forward(x, w, v)[0], b, dout),
     )
 
 
 def relu_numerical(forward, x, dout):
     _require_trusted([not np.any(np.abs(x) < 2 * GRAD_STEP)])  # the kink: no derivative to compare with
-    return gradcheck.numerical_gradient_array(lambda v: forward(v)[0], x, dout)
+    return _central_array(lambda v: forward(v)[0], x, dout)
 
 
 def two_layer_numerical(affine_forward, x, y, *arrays):
@@ -235,7 +268,7 @@ def two_layer_numerical(affine_forward, x, y, *arrays):
     floor = 1e-3 * abs(loss(params))
     grads = []
     for k in KEYS:
-        numeric = gradcheck.numerical_gradient(lambda v, k=k: loss({**params, k: v}), params[k].copy())
+        numeric = _central(lambda v, k=k: loss({**params, k: v}), params[k].copy())
         _require_trusted([np.abs(numeric).max() >= floor])
         grads.append(numeric)
     return (None, *grads)
@@ -329,8 +362,12 @@ def run_gradient_descent(function, forward, loss_fn, x, y, lr, num_steps, *array
 
 
 def gradient_descent_flat(loss_fn, x, y, lr, num_steps, *arrays):
-    new, losses = optim.gradient_descent(loss_fn, _as_dict(arrays), x, y, lr, num_steps)
-    return (*(new[k] for k in KEYS), losses)
+    params, losses = _as_dict(arrays), []
+    for _ in range(num_steps):  # optim.gradient_descent's loop (stubbed in the grading sandbox)
+        loss, grads = loss_fn(params, x, y)
+        losses.append(float(loss))
+        params = sgd_update_reference(params, grads, lr)
+    return (*(params[k] for k in KEYS), np.asarray(losses, dtype=np.float64))
 
 
 # -- the synthesis: a network trained on digits, judged on held-out digits ------------------------
@@ -355,6 +392,8 @@ def digits_splits():
     x_test = digits["x_test"].reshape(len(digits["x_test"]), -1)  # (2000, 256)
     splits = {
         "train": (x_train[:DIGITS_TRAIN], digits["y_train"][:DIGITS_TRAIN]),
+        # the hidden case trains on other 6000 training images (its held-out set is the test split)
+        "train_hidden": (x_train[-DIGITS_TRAIN:], digits["y_train"][-DIGITS_TRAIN:]),
         "validation": (x_train[DIGITS_TRAIN:], digits["y_train"][DIGITS_TRAIN:]),
         "test": (x_test, digits["y_test"]),
     }
@@ -615,16 +654,18 @@ def gradient_descent_cases():
 
 
 def train_digits_cases():
-    def draw(held_out):
+    def draw(train, held_out):
         def inputs(rng):
             splits = digits_splits()
-            return (*splits["train"], *splits[held_out])
+            return (*splits[train], *splits[held_out])
 
         return inputs
 
     return (
-        Case("trained on 6000 digits (seed 0), judged on the 2000 validation digits", draw("validation")),
-        Case("trained on 6000 digits (seed 0), judged on the 2000 test digits", draw("test"), hidden=True),
+        Case("trained on the first 6000 training digits (seed 0), judged on the 2000 validation digits",
+             draw("train", "validation")),
+        Case("trained on the last 6000 training digits (seed 0), judged on the 2000 test digits",
+             draw("train_hidden", "test"), hidden=True),
     )
 
 
@@ -703,8 +744,8 @@ def _affine_mistake(dx, dw, db):
 
 
 def _relu_mistake(dx):
-    """A wrong relu_backward from nnlib's cache ``(x, "relu", {})``."""
-    return lambda dout, cache: dx(dout, cache[0])
+    """A wrong relu_backward from the reference's cache, the input ``x``."""
+    return lambda dout, cache: dx(dout, cache)
 
 
 def _two_layer_mistake(*, relu_mask=True, double_mean=False, no_mean=False, w2_from_preactivation=False, db_sum=True):
@@ -860,7 +901,7 @@ EXERCISES = (
         "relu_backward",
         relu_backward_expected,
         relu_cases(with_dout=True),
-        solution=act.elementwise_backward,
+        solution=relu_backward_reference,
         run=run_relu_backward,
         forward="relu_forward",
         forward_reference=relu_forward_reference,
