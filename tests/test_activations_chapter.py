@@ -262,7 +262,7 @@ def elu_derivative_seterr(x, alpha=1.0):
 SILENCED = [
     ("sigmoid", sigmoid_silenced, None),
     ("sigmoid_derivative", sigmoid_derivative_silenced, ref.sigmoid),
-    ("tanh", tanh_silenced, None),
+    ("tanh", tanh_silenced, ref.sigmoid),
     ("tanh_derivative", tanh_derivative_silenced, ref.tanh),
     ("elu", elu_silenced, None),
     ("elu_derivative", elu_derivative_silenced, ref.elu),
@@ -333,6 +333,24 @@ def test_a_right_derivative_is_not_charged_for_its_forwards_overflow(name, forwa
         m.setattr(catalogue_module, "_warnings_blamed_on", lambda f, n: f)
         report = CATALOGUE.evaluate(name, derivative, own_forward)
     assert (report.status == "failed" and "numerical warning" in report.message) == only_a_warning, report.message
+
+
+def test_tanh_from_an_overflowing_sigmoid_earns_the_identitys_point():
+    """tanh = 2 sigmoid(2x) - 1 on the student's overflowing sigmoid lost tanh's point for sigmoid's fault
+    (the statement asks for tanh from the student's sigmoid); the check now takes the sigmoid as tanh's
+    forward, checks the identity on a right sigmoid and names the sigmoid."""
+    namespace = {}
+    exec(compile(OVERFLOWING_FORWARDS + "\ndef tanh_from_sigmoid(x):\n    return 2 * sigmoid(2 * x) - 1\n",
+                 "<student>", "exec"), namespace)
+    tanh, sigmoid = namespace["tanh_from_sigmoid"], namespace["sigmoid"]
+    for hidden in (False, True):
+        report = CATALOGUE.evaluate("tanh", tanh, sigmoid, hidden=hidden)
+        assert report.passed and "but your sigmoid warned" in report.message, report.message
+    assert CATALOGUE["tanh"].forward == "sigmoid"
+    source = cell_with_id(notebook(CHAPTER), "test_tanh").source
+    assert 'grade("tanh", tanh, sigmoid)' in source
+    wrong = CATALOGUE.evaluate("tanh", lambda x: 2 * sigmoid(x) - 1, sigmoid)
+    assert wrong.status == "failed"
 
 
 @pytest.mark.parametrize("copy", list(CATALOGUE_MODULE.FORWARD_COPIES), ids=lambda f: f.__name__)

@@ -377,7 +377,10 @@ EXERCISES = (
         "tanh",
         tanh_reference,
         elementwise_cases(),
-        run=run_as_written,
+        # the statement asks for tanh from the student's own sigmoid: checked like a derivative on its
+        # forward, so that a right identity on a wrong or overflowing sigmoid is not charged for sigmoid's fault
+        forward="sigmoid",
+        run=forward_by_name("sigmoid"),
         mistakes=(
             Mistake("2 * sigmoid(x) - 1 is tanh(x / 2): use 2 * sigmoid(2 * x) - 1", lambda x: 2 * ref.sigmoid(x) - 1),
             Mistake("(exp(x) - exp(-x)) / (exp(x) + exp(-x)) overflows for large |x|", lambda x: (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))),
