@@ -79,7 +79,7 @@ class Activation:
 
 ACTIVATIONS = {
     "sigmoid": Activation(ref.sigmoid, ref.sigmoid_derivative, r"$\sigma(x) = 1 / (1 + e^{-x})$"),
-    "tanh": Activation(ref.tanh, ref.tanh_derivative, r"$\tanh(x) = 2\sigma(2x) - 1$"),
+    "tanh": Activation(ref.tanh, ref.tanh_derivative, r"$\tanh(x) = (e^x - e^{-x}) / (e^x + e^{-x})$"),
     "relu": Activation(ref.relu, ref.relu_derivative, r"$\max(0, x)$"),
     "leaky_relu": Activation(ref.leaky_relu, ref.leaky_relu_derivative, r"$x$ if $x > 0$ else $a x$",
                              "slope", 0.1, (0.0, 0.5)),
