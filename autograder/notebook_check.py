@@ -9,15 +9,55 @@ folder, and never written back. Each nbgrader cell with ``grade: true`` is then 
   class is named ``NotAttempted`` (raised by ``autograder.checks``);
 - not run: the kernel died before the cell (e.g. ``os._exit`` or out of memory);
 - manual: a cell graded by hand (a written answer), not scored here.
+
+Hidden cases are included, so the score is the one the grader would give (written answers aside):
+the release's graded cells hold only the visible ``grade("name", f, ...)`` call (nbgrader removes
+the hidden-tests block), but the hidden cases are drawn by the chapter's catalogue, which students
+have; only the solution text is secret. So after a graded cell passes, its call is run again with
+``hidden=True`` in the same kernel. A graded cell that calls no ``grade(...)`` (plain asserts) can
+have hidden tests that cannot be known here: the table then says that those rows show visible
+tests only.
+
+Widgets are not shown: this run is headless, and nbclient, on a busy machine, sometimes waited a
+whole cell timeout after a cell displaying an ipywidget (COURSE.md section 6). Before the first
+cell, the kernel runs ``WIDGET_STUB``: widgets open no comm and display as one line of text. Their
+Python side (callbacks, ``interactive``'s first call) still runs; nothing else in the notebook changes.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 NOT_ATTEMPTED = {"NotImplementedError", "NotAttempted"}
+
+#: Run in the kernel before the notebook: ipywidgets open no comm and show as a line of text.
+WIDGET_STUB = """\
+def _autograder_check_stub_widgets():
+    try:
+        import ipywidgets
+    except Exception:
+        return
+    ipywidgets.Widget.open = lambda self: None
+    ipywidgets.Widget._repr_mimebundle_ = lambda self, **kwargs: {
+        "text/plain": f"[{type(self).__name__}: widgets are not shown by python -m autograder check]"}
+_autograder_check_stub_widgets()
+del _autograder_check_stub_widgets
+"""
+
+GRADE_CALL = re.compile(r"""^([ \t]*)grade\(\s*(["'])(\w+)\2\s*,([^()\n]*)\)[ \t]*$""", re.M)
+
+
+def hidden_calls(source: str) -> str | None:
+    """The hidden-cases calls of a graded cell: each visible ``grade("name", ...)`` again with
+    ``hidden=True``. None if the cell already has them (the solution notebook) or calls no grade."""
+    if "hidden=True" in source:
+        return None
+    calls = [f'grade("{m.group(3)}",{m.group(4)}, hidden=True)' for m in GRADE_CALL.finditer(source)
+             if "hidden" not in m.group(4)]
+    return "\n".join(calls) if calls else None
 
 
 @dataclass
@@ -27,6 +67,7 @@ class Row:
     earned: float
     result: str  # passed / failed / not attempted / not run / manual
     reason: str = ""
+    hidden: bool = True  # False: the cell's hidden tests (if any) are unknown here, visible tests only
 
 
 def _fmt(x: float) -> str:
@@ -89,11 +130,15 @@ def execute(nb, cwd: Path, timeout: int, kernel_name: str | None = None):
     try:
         # The kernel's own stderr (e.g. IPKernelApp's TCP warning) is noise for students.
         with client.setup_kernel(stderr=subprocess.DEVNULL):
-            for i, cell in enumerate(nb.cells):
+            _execute_extra(client, nb, WIDGET_STUB)
+            for i, cell in enumerate(list(nb.cells)):
                 if cell.cell_type != "code":
                     continue
                 try:
                     client.execute_cell(cell, i)
+                    extra = hidden_calls(cell.source) if cell.metadata.get("nbgrader", {}).get("grade") else None
+                    if extra and not any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+                        cell.outputs = list(cell.get("outputs", [])) + _execute_extra(client, nb, extra)
                 except DeadKernelError:
                     died_at = i
                     break
@@ -101,6 +146,20 @@ def execute(nb, cwd: Path, timeout: int, kernel_name: str | None = None):
     except DeadKernelError:
         died_at = died_at if died_at is not None else 0
     return ran, died_at
+
+
+def _execute_extra(client, nb, source):
+    """Run ``source`` in the kernel as a cell that is not the notebook's; return its outputs.
+    (nbclient stores an executed cell at its index, so it runs as a scratch cell at the end.)"""
+    from nbformat.v4 import new_code_cell
+
+    scratch = new_code_cell(source)
+    nb.cells.append(scratch)
+    try:
+        client.execute_cell(scratch, len(nb.cells) - 1)
+        return list(nb.cells[-1].get("outputs", []))
+    finally:
+        nb.cells.pop()
 
 
 def check_notebook(path: Path, timeout: int = 120, kernel_name: str | None = None) -> list[Row]:
@@ -112,7 +171,9 @@ def check_notebook(path: Path, timeout: int = 120, kernel_name: str | None = Non
     rows = []
     for i, cell in enumerate(nb.cells):
         if cell.metadata.get("nbgrader", {}).get("grade"):
-            rows.append(classify(cell, i in ran, died_at))
+            row = classify(cell, i in ran, died_at)
+            row.hidden = row.result == "manual" or "hidden=True" in cell.source or hidden_calls(cell.source) is not None
+            rows.append(row)
     return rows
 
 
@@ -136,6 +197,11 @@ def format_table(rows: list[Row]) -> str:
     lines.append("")
     lines.append(f"Score: {_fmt(earned)} / {_fmt(total)}  ({counts['passed']} passed, {counts['failed']} "
                  f"failed, {counts['not attempted']} not attempted)")
+    visible_only = [r.grade_id for r in auto if not r.hidden]
+    if visible_only:
+        lines.append(f"Visible tests only for {', '.join(visible_only)}: their hidden tests, if any, run at grading.")
+    elif auto:
+        lines.append("Hidden cases included: this is the score the grader would give.")
     manual = [r for r in rows if r.result == "manual"]
     if manual:
         lines.append(f"Graded by hand later: {', '.join(r.grade_id for r in manual)} "
