@@ -692,3 +692,18 @@ def test_the_visible_checks_run_where_the_sandbox_stubs_nnlibs_answers(monkeypat
     # a right ReLU backward whose forward is unwritten is judged on the reference forward, not charged
     report = CATALOGUE.evaluate("relu_backward", ours["relu_backward"], stub)
     assert "relu_forward" in report.message and "stubbed" not in report.message, str(report)
+
+
+def test_a_train_digits_that_ignores_the_rng_it_is_given_is_caught():
+    # The statement: all randomness from rng. A generator of its own reached the threshold and earned the points.
+    from autograder.checks import trusted
+
+    train = trusted(backprop.train_digits_reference)  # nnlib's training, its calls not held against the test
+
+    def own_generator(x, y, rng, on_epoch=None):
+        return train(x, y, np.random.default_rng(123))
+
+    for hidden in (False, True):
+        report = CATALOGUE.evaluate("train_digits", own_generator, hidden=hidden)
+        assert report.status == "failed" and "never drew a number from the generator rng" in report.message, str(report)
+        assert CATALOGUE.evaluate("train_digits", lambda x, y, rng, on_epoch=None: train(x, y, rng), hidden=hidden).passed
