@@ -353,17 +353,48 @@ def test_tanh_from_an_overflowing_sigmoid_earns_the_identitys_point():
     assert wrong.status == "failed"
 
 
-@pytest.mark.parametrize("copy", list(CATALOGUE_MODULE.FORWARD_COPIES), ids=lambda f: f.__name__)
-def test_the_catalogues_forwards_are_nnlibs_exactly(copy):
-    """The references of the forward exercises are copies of nnlib's code (so that they survive the
+@pytest.mark.parametrize("copy", list(CATALOGUE_MODULE.NNLIB_COPIES), ids=lambda f: f.__name__)
+def test_the_catalogues_references_are_nnlibs_exactly(copy):
+    """The references of the elementwise exercises are copies of nnlib's code (so that they survive the
     sandbox's stubs): equal to nnlib's, dtype included, on every case of their exercise."""
     name = copy.__name__.removesuffix("_reference")
-    original = CATALOGUE_MODULE.FORWARD_COPIES[copy]
+    original = CATALOGUE_MODULE.NNLIB_COPIES[copy]
     assert CATALOGUE[name].reference is copy and copy in CATALOGUE.forbidden and original in CATALOGUE.forbidden
     for index, case in enumerate(CATALOGUE[name].cases):
         args = case.draw(np.random.default_rng((3, index)))
         ours, theirs = copy(*args), original(*args)
         assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs), case.description
+
+
+def test_softmax_backwards_reference_is_nnlibs_layer_pair_exactly():
+    exercise = CATALOGUE["softmax_backward"]
+    for index, case in enumerate(exercise.cases):
+        dout, s, x = case.draw(np.random.default_rng((3, index)))
+        theirs = ref.softmax_backward(dout, ref.softmax_forward(x)[1])
+        for ours in (exercise.reference(dout, s, x), exercise.solution(dout, s)):
+            assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs), case.description
+    assert {exercise.reference, exercise.solution} <= set(CATALOGUE.forbidden)
+
+
+def test_check_cells_run_where_nnlibs_answers_are_stubbed(capsys):
+    """In the grader's sandbox the visible check cells of the derivatives and of softmax_backward raised
+    the stubs' RuntimeError (their references were nnlib's), a traceback in every student's feedback."""
+    namespace = {}
+    exec(compile(OVERFLOWING_FORWARDS, "<student>", "exec"), namespace)
+    stubbed = [f for f in vars(ref).values() if callable(f) and getattr(f, "__module__", "") == ref.__name__
+               and f is not ref.softmax and f in CATALOGUE.forbidden]
+    saved = {f: f.__code__ for f in stubbed}
+    try:
+        for f in stubbed:
+            f.__code__ = _stub.__code__
+        CATALOGUE.check("sigmoid_derivative", namespace["sigmoid_derivative"], namespace["sigmoid"])
+        CATALOGUE.check("relu_derivative", lambda x: (x > 0).astype(x.dtype), lambda x: np.maximum(x, 0))
+        CATALOGUE.check("softmax_backward", lambda dout, s: (s * (dout - np.sum(dout * s, axis=-1, keepdims=True))).astype(s.dtype),
+                        ref.softmax)
+    finally:
+        for f, code in saved.items():
+            f.__code__ = code
+    assert capsys.readouterr().out.count("[PASSED]") == 3
 
 
 def _stub(*args, **kwargs):
@@ -395,7 +426,7 @@ def test_blame_works_where_nnlibs_answers_are_stubbed(name, forward, source):
     the sandbox does (their code replaced, the function objects the catalogue holds kept)."""
     namespace = {}
     exec(compile(source, "<student>", "exec"), namespace)
-    saved = {f: f.__code__ for f in CATALOGUE_MODULE.FORWARD_COPIES.values()}
+    saved = {f: f.__code__ for f in CATALOGUE_MODULE.NNLIB_COPIES.values()}
     try:
         for original in saved:
             original.__code__ = _stub.__code__

@@ -248,9 +248,44 @@ def elu_reference(x, alpha=1.0):
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype, copy=False)
 
 
-#: Each copy with the nnlib function it copies (tests/test_activations_chapter.py proves them equal).
+def sigmoid_derivative_reference(x):
+    """nnlib's ``sigmoid_derivative``."""
+    s = sigmoid_reference(x)
+    return s * (1 - s)
+
+
+def tanh_derivative_reference(x):
+    """nnlib's ``tanh_derivative``."""
+    t = tanh_reference(x)
+    return 1 - t * t
+
+
+def relu_derivative_reference(x):
+    """nnlib's ``relu_derivative``."""
+    x = as_float_array(x, "x")
+    return (x > 0).astype(x.dtype)
+
+
+def leaky_relu_derivative_reference(x, slope=0.01):
+    """nnlib's ``leaky_relu_derivative``."""
+    x = as_float_array(x, "x")
+    return np.where(x > 0, 1, slope).astype(x.dtype)
+
+
+def elu_derivative_reference(x, alpha=1.0):
+    """nnlib's ``elu_derivative``."""
+    x = as_float_array(x, "x")
+    return np.where(x > 0, 1, alpha * np.exp(np.minimum(x, 0))).astype(x.dtype, copy=False)
+
+
+#: Each copy with the nnlib function it copies (tests/test_activations_chapter.py proves them equal). The
+#: derivatives are copied too, so that the visible ``check`` cells run in the grader's sandbox as well
+#: (with nnlib's references they printed a RuntimeError traceback into every student's feedback).
 FORWARD_COPIES = {sigmoid_reference: ref.sigmoid, tanh_reference: ref.tanh, relu_reference: ref.relu,
                   leaky_relu_reference: ref.leaky_relu, elu_reference: ref.elu}
+NNLIB_COPIES = {**FORWARD_COPIES, sigmoid_derivative_reference: ref.sigmoid_derivative,
+                tanh_derivative_reference: ref.tanh_derivative, relu_derivative_reference: ref.relu_derivative,
+                leaky_relu_derivative_reference: ref.leaky_relu_derivative, elu_derivative_reference: ref.elu_derivative}
 
 
 def naive_sigmoid(x):
@@ -290,15 +325,21 @@ def softmax_backward_cases():
     )
 
 
+def _softmax_vjp(dout, s):
+    """nnlib's ``softmax_backward`` on the cache ``(s, -1)``, in pure numpy (nnlib's is stubbed in the sandbox)."""
+    dout = as_float_array(dout, "dout")
+    dx = s * (dout - np.sum(dout * s, axis=-1, keepdims=True))
+    return dx.astype(s.dtype, copy=False)
+
+
 def softmax_backward_reference(dout, s, x):
     """nnlib's layer pair: ``softmax_backward(dout, cache)`` with the cache of ``softmax_forward(x)``."""
-    return ref.softmax_backward(dout, ref.softmax_forward(x)[1])
+    return _softmax_vjp(dout, ref.softmax(x))
 
 
 def softmax_backward_solution(dout, s):
-    """nnlib's answer in the student's signature: ``softmax(log s) = s``, so ``log s`` are logits of ``s``."""
-    with np.errstate(divide="ignore"):
-        return ref.softmax_backward(dout, ref.softmax_forward(np.log(s))[1])
+    """nnlib's answer in the student's signature (the VJP on the probabilities ``s`` themselves)."""
+    return _softmax_vjp(dout, s)
 
 
 def run_softmax_backward(backward, forward, dout, s, x):
@@ -362,7 +403,7 @@ EXERCISES = (
     ),
     Exercise(
         "sigmoid_derivative",
-        ref.sigmoid_derivative,
+        sigmoid_derivative_reference,
         elementwise_cases(),
         forward="sigmoid",
         run=forward_by_name("sigmoid"),
@@ -389,7 +430,7 @@ EXERCISES = (
     ),
     Exercise(
         "tanh_derivative",
-        ref.tanh_derivative,
+        tanh_derivative_reference,
         elementwise_cases(),
         forward="tanh",
         run=forward_by_name("tanh"),
@@ -413,7 +454,7 @@ EXERCISES = (
     ),
     Exercise(
         "relu_derivative",
-        ref.relu_derivative,
+        relu_derivative_reference,
         elementwise_cases(),
         forward="relu",
         run=forward_by_name("relu"),
@@ -441,7 +482,7 @@ EXERCISES = (
     ),
     Exercise(
         "leaky_relu_derivative",
-        ref.leaky_relu_derivative,
+        leaky_relu_derivative_reference,
         elementwise_cases(parameter=slope, large_parameter=large_slope),
         forward="leaky_relu",
         run=forward_by_name("leaky_relu"),
@@ -471,7 +512,7 @@ EXERCISES = (
     ),
     Exercise(
         "elu_derivative",
-        ref.elu_derivative,
+        elu_derivative_reference,
         elementwise_cases(parameter=alpha),
         forward="elu",
         run=forward_by_name("elu"),
@@ -537,7 +578,7 @@ EXERCISES = (
 FORBIDDEN = tuple(
     f for name, f in sorted(vars(ref).items())
     if callable(f) and getattr(f, "__module__", None) == ref.__name__ and not name.startswith("_")
-) + tuple(FORWARD_COPIES)
+) + tuple(NNLIB_COPIES) + (_softmax_vjp, softmax_backward_reference, softmax_backward_solution)
 
 CATALOGUE = Catalogue("01_activations", EXERCISES, forbidden=FORBIDDEN)
 check, grade = CATALOGUE.bind()
