@@ -690,8 +690,9 @@ class Catalogue:
         """Run the graded check with a fresh seed; raise ``CheckFailed`` or ``NotAttempted`` unless it passes.
 
         A graded cell calls it twice, for the visible then (nbgrader's hidden tests) the hidden
-        cases. A passing visible call prints nothing, so that the feedback never shows a passed line
-        above a hidden case that fails; a passing hidden call prints one line for both.
+        cases. A passing visible call prints a line without "PASSED", so that the feedback never
+        shows a passed line above a hidden case that fails; a passing hidden call prints
+        ``[PASSED] name: visible and hidden cases``.
         In the grader's sandbox (``AUTOGRADER_COLLECT_DIR`` set) it only records the results.
         """
         directory = os.environ.get("AUTOGRADER_COLLECT_DIR")
@@ -708,6 +709,8 @@ class Catalogue:
             raise CheckFailed(report.message)
         if hidden:
             print(f"[PASSED] {name}: visible and hidden cases")
+        else:  # no PASSED yet: in the feedback this line sits right above the hidden cases' verdict
+            print(f"{name}: right on fresh inputs; the hidden cases are checked when it is graded.")
 
     # -- the check: evaluate = judge(collect) ---------------------------------------------------
 
