@@ -387,3 +387,109 @@ def test_calling_nnlibs_minibatch_loop_is_caught():
 
     report = CATALOGUE.evaluate("minibatch_sgd", borrowed)
     assert report.status == "failed" and "nnlib.optim.minibatch_sgd" in report.message, report.message
+
+
+# -- a second reviewer's wrong answers (each earned points before the fix next to it) -----------------
+
+
+def _sol(name):
+    return _solutions()[name]
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_an_evaluation_dropout_that_returns_x_itself_or_draws_is_rejected(hidden):
+    right = _sol("dropout_forward")
+
+    def same_object(x, drop_prob, training, rng):
+        return (x, None) if not training else right(x, drop_prob, training, rng)
+
+    def draws_anyway(x, drop_prob, training, rng):
+        if not training:
+            rng.random(x.shape)
+            return x.copy(), None
+        return right(x, drop_prob, training, rng)
+
+    report = CATALOGUE.evaluate("dropout_forward", same_object, hidden=hidden)
+    assert report.status == "failed" and "as a new array" in report.message, report.message
+    report = CATALOGUE.evaluate("dropout_forward", draws_anyway, hidden=hidden)
+    assert report.status == "failed" and "draws nothing" in report.message, report.message
+
+
+def test_a_dropout_mask_shared_by_the_batch_or_kept_on_the_wrong_side_is_named():
+    def shared(x, drop_prob, training, rng):
+        if not training:
+            return x.copy(), None
+        return x * (rng.random(x.shape[-1]) >= drop_prob) / (1 - drop_prob), None
+
+    def other_side(x, drop_prob, training, rng):
+        if not training:
+            return x.copy(), None
+        return x * (rng.random(x.shape) < 1 - drop_prob) / (1 - drop_prob), None
+
+    report = CATALOGUE.evaluate("dropout_forward", shared)
+    assert report.status == "failed" and "shared by every example" in report.message, report.message
+    report = CATALOGUE.evaluate("dropout_forward", other_side)
+    assert report.status == "failed" and "u[i] >= drop_prob" in report.message, report.message
+
+
+def test_a_running_variance_averaged_from_the_unbiased_variance_is_named():
+    right = _sol("batchnorm_forward")
+
+    def pytorch_running(x, gamma, beta, running, training, momentum=0.9, eps=1e-5):
+        out, cache, new = right(x, gamma, beta, running, training, momentum, eps)
+        if training:
+            new = {"mean": new["mean"], "var": momentum * running["var"] + (1 - momentum) * x.var(axis=0, ddof=1)}
+        return out, cache, new
+
+    report = CATALOGUE.evaluate("batchnorm_forward", pytorch_running)
+    assert report.status == "failed" and "PyTorch" in report.message, report.message
+
+
+def test_a_batchnorm_backward_with_gamma_on_the_direct_path_only_is_named():
+    def gamma_direct(dout, cache):
+        x_hat, gamma, inv_std, training = cache[:4]  # nnlib's cache
+        if training:
+            dx = inv_std * (gamma * dout - dout.mean(axis=0) - x_hat * (dout * x_hat).mean(axis=0))
+        else:
+            dx = gamma * inv_std * dout
+        return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
+
+    report = UNGUARDED.evaluate("batchnorm_backward", gamma_direct, reg.batchnorm_forward_solution)
+    assert report.status == "failed" and "gamma multiplies only the direct path" in report.message, report.message
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_an_initialisation_on_fan_out_or_a_hard_coded_width_falls_out_of_the_band(hidden):
+    def fan_out_for_relu(fan_in, fan_out, activation, rng):
+        variance = 2 / fan_out if activation == "relu" else 2 / (fan_in + fan_out)
+        return np.sqrt(variance) * rng.standard_normal((fan_in, fan_out))
+
+    def width_256(fan_in, fan_out, activation, rng):
+        return np.sqrt(2 / 256 if activation == "relu" else 1 / 256) * rng.standard_normal((fan_in, fan_out))
+
+    for wrong in (fan_out_for_relu, width_256):  # both passed every case, width_256 every visible one
+        report = CATALOGUE.evaluate("variance_preserving_init", wrong, hidden=hidden)
+        assert report.status == "failed", wrong.__name__
+
+
+def test_right_initialisations_in_other_styles_stay_in_the_band():
+    def he_uniform(fan_in, fan_out, activation, rng):
+        variance = 2 / fan_in if activation == "relu" else 2 / (fan_in + fan_out)
+        return rng.uniform(-1, 1, (fan_in, fan_out)) * np.sqrt(3 * variance)
+
+    for hidden in (False, True):
+        assert CATALOGUE.evaluate("variance_preserving_init", he_uniform, hidden=hidden).passed
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_a_synthesis_that_trains_on_digits_it_was_not_given_fails(hidden):
+    """Loading the shipped digits inside train_digits (the held-out split included) reached the threshold."""
+    from nnlib.data import load_digits
+
+    def own_data(x, y, rng):
+        d = load_digits()
+        return reg.train_digits_reference(d["x_test"][:1500].reshape(1500, -1).astype(np.float64),
+                                          d["y_test"][:1500], rng, epochs=3)
+
+    report = UNGUARDED.evaluate("train_digits", own_data, hidden=hidden)
+    assert report.status == "failed" and "held-out accuracy" in report.message, report.message
