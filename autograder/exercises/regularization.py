@@ -747,7 +747,7 @@ EXERCISES = (
                     _regularized_mistake(penalise_biases=True)),
             Mistake("lambda is divided by N: the penalty lam * sum(W**2) is added once to the mean data loss, "
                     "it is not a per-example term", _regularized_mistake(divide_by_n=True)),
-            Mistake("the factor 2 is missing from the penalty's gradient: d(lam * w**2)/dw = 2 lam w",
+            Mistake("the factor 2 is missing from the penalty's gradient: differentiate lam * w**2 again (the power rule)",
                     _regularized_mistake(grad_factor=1.0)),
             Mistake("the penalty is (lam / 2) * sum(W**2), another convention: this course's is lam * sum(W**2)",
                     _regularized_mistake(grad_factor=1.0, loss_factor=0.5)),
@@ -761,13 +761,13 @@ EXERCISES = (
         weight_decay_cases(),
         arg_names=("w", "dw", "lr", "lam"),
         mistakes=(
-            Mistake("the factor 2 is missing: the penalty's gradient is 2 lam w, so w shrinks by (1 - 2 lr lam)",
+            Mistake("the factor 2 is missing from the penalty's gradient (exercise 1): differentiate lam * w**2 again",
                     lambda w, dw, lr, lam: (1 - lr * lam) * w - lr * dw),
             Mistake("the learning rate is missing from the decay: the penalty's gradient is scaled by lr like dw",
                     lambda w, dw, lr, lam: (1 - 2 * lam) * w - lr * dw),
-            Mistake("the weights grow: a step against the penalty's gradient shrinks them, (1 - 2 lr lam) w",
+            Mistake("the weights grow: a step against the penalty's gradient shrinks them",
                     lambda w, dw, lr, lam: (1 + 2 * lr * lam) * w - lr * dw),
-            Mistake("the decay multiplies the whole step: only w is shrunk, (1 - 2 lr lam) w - lr dw",
+            Mistake("the decay multiplies the whole step: only w itself is shrunk, not the step on the data gradient",
                     lambda w, dw, lr, lam: (1 - 2 * lr * lam) * (w - lr * dw)),
         ),
     ),
@@ -782,9 +782,9 @@ EXERCISES = (
         mistakes=(
             Mistake("units are dropped in evaluation too: with training=False dropout is the identity",
                     _dropout_forward_mistake(lambda x, u, p, t: x * (u >= p) / (1 - p))),
-            Mistake("the kept units are scaled by drop_prob: inverted dropout divides them by the keep "
-                    "probability 1 - drop_prob", _dropout_forward_mistake(lambda x, u, p, t: x * (u >= p) * p if t else x.copy())),
-            Mistake("the kept units are not rescaled: divide them by 1 - drop_prob so that the expected output is x",
+            Mistake("the kept units are scaled by drop_prob: choose the constant c so that E[out] = x, "
+                    "with E[m_i] the probability of keeping a unit", _dropout_forward_mistake(lambda x, u, p, t: x * (u >= p) * p if t else x.copy())),
+            Mistake("the kept units are not rescaled: find the constant c that makes the expected output x",
                     _dropout_forward_mistake(lambda x, u, p, t: x * (u >= p) if t else x.copy())),
             Mistake("drop_prob is used as the probability of keeping a unit: it is the probability of dropping one",
                     _dropout_forward_mistake(lambda x, u, p, t: x * (u < p) / p if t else x.copy())),
@@ -864,9 +864,9 @@ EXERCISES = (
             Mistake("gamma multiplies only the direct path: it scales dout before it reaches x_hat, so it multiplies "
                     "the terms through the mean and the variance too", _batchnorm_backward_mistake(
                         lambda d, xh, g, s, t: s * (g * d - d.mean(axis=0) - xh * (d * xh).mean(axis=0)) if t else g * s * d)),
-            Mistake("after an evaluation forward the statistics are constants: dx = gamma * dout / sqrt(var + eps)",
+            Mistake("after an evaluation forward the statistics are constants: the paths through the mean and the variance are gone",
                     _batchnorm_backward_mistake(lambda d, xh, g, s, t: _right_dx(d, xh, g, s, True))),
-            Mistake("dgamma is missing x_hat: out = gamma * x_hat + beta, so dgamma = sum over the batch of dout * x_hat",
+            Mistake("dgamma is missing x_hat: out = gamma * x_hat + beta, and gamma is shared by every row",
                     _batchnorm_backward_mistake(_right_dx, dgamma_of=lambda d, xh: d.sum(axis=0))),
             Mistake("dgamma and dbeta are averaged over the batch: gamma and beta are shared by every row, so sum",
                     _batchnorm_backward_mistake(_right_dx, dgamma_of=lambda d, xh: (d * xh).mean(axis=0),
@@ -909,7 +909,7 @@ EXERCISES = (
                     _init_mistake(lambda a, b, act: 0.01)),
             Mistake("randn: each layer multiplies the spread by about sqrt(fan_in), and it explodes",
                     _init_mistake(lambda a, b, act: 1.0)),
-            Mistake("Var(w) = 1 / fan_in is right for tanh but ReLU zeroes half its inputs: it needs 2 / fan_in",
+            Mistake("the variance is right for tanh but ReLU zeroes half its inputs: E[h**2] is half of Var(z), not all of it",
                     _init_mistake(lambda a, b, act: np.sqrt(1.0 / a))),
             Mistake("Var(w) = 2 / fan_out: the spread of z = h @ w grows with the number of terms in the sum, "
                     "fan_in; a rule on fan_out breaks where the two differ (a wide input into a narrow layer)",
