@@ -338,8 +338,10 @@ def test_stubs_replace_the_chapters_answers_only(tmp_path):
     from autograder.exercises import activations
 
     overlays, stubbed, kept = sandbox.stub_sources(activations.CATALOGUE, tmp_path)
-    assert "nnlib.activations.sigmoid" in stubbed and "nnlib.activations.softmax" not in stubbed
-    assert kept == ["nnlib.activations.softmax"]  # the checks draw their inputs with it
+    assert "nnlib.activations.sigmoid" in stubbed and not set(kept) & set(stubbed)
+    # What the checks themselves need in the sandbox (today: softmax, which draws softmax_backward's
+    # inputs) stays real, and is named in the report.
+    assert set(kept) <= {f"{f.__module__}.{f.__name__}" for f in activations.CATALOGUE.forbidden}
     (real, stub), = overlays.items()
     assert real.name == "activations.py"
     ns = {"__name__": "stubbed"}
@@ -348,4 +350,5 @@ def test_stubs_replace_the_chapters_answers_only(tmp_path):
         ns["sigmoid"](0.0)
     import numpy as np
 
-    assert np.allclose(ns["softmax"](np.zeros(3)), 1 / 3)
+    if "nnlib.activations.softmax" in kept:
+        assert np.allclose(ns["softmax"](np.zeros(3)), 1 / 3)
