@@ -880,22 +880,27 @@ class Catalogue:
 
     # -- the trusted side ----------------------------------------------------------------------
 
-    def judge(self, collected, *, seed=None):
+    def judge(self, collected, *, seed=None, name=None, hidden=None):
         """The verdict on a record from ``collect``: the same Report ``evaluate`` gives.
 
         It redraws every case's arguments from the record's seed, computes the reference and
         compares; it never calls student code. A malformed record gives a failed Report saying the
         results could not be read (never an exception); with ``seed``, a record computed on
-        another seed is rejected.
+        another seed is rejected, and so is, with ``name`` or ``hidden``, a record of another
+        exercise or of the other set of cases (e.g. visible cases saved as the hidden ones).
         """
+        expected_name = name
         name = collected.get("name") if isinstance(collected, dict) else None
-        name = name if isinstance(name, str) and name in self.exercises else "?"
+        name = name if isinstance(name, str) and name in self.exercises else (expected_name or "?")
         try:
             record = self._validated(collected)
         except (CollectedFormatError, RecursionError) as error:
             return Report(name, "failed", f"the results could not be read ({error}).", seed if isinstance(seed, int) else 0)
         if seed is not None and record["seed"] != seed:
             return Report(name, "failed", "the results were not computed on the grader's inputs (another seed).", seed)
+        if (expected_name is not None and record["name"] != expected_name) or (hidden is not None and record["hidden"] != hidden):
+            return Report(expected_name or name, "failed", "the results are not those of this exercise's "
+                          f"{'hidden' if hidden else 'visible'} cases.", record["seed"])
         return self._verdict(self[name], record["seed"], record["hidden"], record["cases"])
 
     def _verdict(self, exercise, seed, hidden, entries):

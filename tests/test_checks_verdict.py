@@ -126,6 +126,14 @@ def test_another_seed_is_rejected():
     assert CATALOGUE.judge(good_record(seed=3), seed=3).passed
 
 
+def test_a_record_of_the_other_cases_or_exercise_is_rejected():
+    visible = good_record()
+    assert CATALOGUE.judge(visible, seed=3, name="square", hidden=False).passed
+    report = CATALOGUE.judge(visible, seed=3, name="square", hidden=True)  # visible cases saved as the hidden ones
+    assert report.status == "failed" and "not those of this exercise's hidden cases" in report.message
+    assert CATALOGUE.judge(visible, seed=3, name="cube").status == "failed"
+
+
 def _forged(change):
     record = good_record()
     change(record)
