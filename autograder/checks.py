@@ -147,6 +147,12 @@ class Exercise:
     arg_names: tuple = ()
     rtol: float = CHECK_RTOL
     atol: float = CHECK_ATOL
+    #: ``judged(outputs, *args) -> outputs``, run on the trusted side before the comparison with
+    #: ``reference``, on what the student's code returned and on each mistake's result: it computes
+    #: from the returned values what is graded (e.g. the held-out error of trained parameters), so
+    #: that nothing graded is computed in the student's process. Raises TypeError or ValueError,
+    #: with a sentence for the student, when the outputs cannot be judged.
+    judged: Callable = None
 
     @property
     def answer(self):
@@ -790,7 +796,7 @@ class Catalogue:
                 p = changed[0]
                 named = f"{params[p]} (argument {p + 1})" if params and p < len(params) else f"(argument {p + 1})"
                 spy.faults.append(f"modified its input {named} in place")
-            elif not fkwargs and all(isinstance(a, (np.ndarray, float, int)) for a in fargs):
+            elif not fkwargs and all(isinstance(a, (np.ndarray, float, int, str)) for a in fargs):
                 # (a forward given a generator or options is not compared: its reference would draw differently)
                 problem = _forward_problem(forward_exercise, fargs, result)
                 if problem:
@@ -965,6 +971,13 @@ class Catalogue:
                 raise _Stop("failed", f"{name} modified its input {_arg_name(exercise, position, names)} in place: "
                                       f"return a new array instead. {reproduce}")
         expected = exercise.reference(*_copy_args(args))
+        if exercise.judged is not None:
+            try:
+                with warnings.catch_warnings(), np.errstate(all="ignore"):
+                    warnings.simplefilter("ignore")
+                    actual = exercise.judged(actual, *_copy_args(args))
+            except (TypeError, ValueError) as error:
+                raise _Stop("failed", f"{on_case}{error} {reproduce}")
         problem = _compare(expected, actual, exercise, args, names)
         if problem is None:
             if fault:
@@ -1039,6 +1052,8 @@ class Catalogue:
                 with warnings.catch_warnings(record=True) as caught, np.errstate(**NUMERICAL_WARNINGS):
                     warnings.simplefilter("always")
                     wrong = exercise.run(mistake.implementation, exercise.forward_reference, *_copy_args(args))
+                    if exercise.judged is not None:
+                        wrong = exercise.judged(wrong, *_copy_args(args))
             except Exception:
                 continue
             if _compare(wrong, actual, exercise, args) is None:
