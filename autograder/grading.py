@@ -134,6 +134,7 @@ class BatchResult:
     course_id: str = "default_course"
     phases: dict = field(default_factory=dict)  # phase -> seconds
     sandbox_line: str = ""
+    uids: list = field(default_factory=list)  # the sandbox uids the batch's kernels ran as
     judge_notes: list = field(default_factory=list)
     similarity: list = field(default_factory=list)
 
@@ -551,8 +552,13 @@ class BatchJudge:
         self.leftovers = 0  # processes still running as a sandbox uid after their kernel (should stay 0)
         self.leftover_examples: list[str] = []
         self.uids: queue.Queue = queue.Queue()
-        for k in range(jobs):
-            self.uids.put(sandbox.sandbox_uid(k))
+        self.lease = sandbox.UidLease(jobs) if sandboxed else None
+        for uid in (self.lease.uids if self.lease else [None] * jobs):
+            self.uids.put(uid)
+
+    def close(self) -> None:
+        if self.lease is not None:
+            self.lease.release()
 
     def take_uid(self):
         return self.uids.get()
@@ -762,6 +768,7 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
     t_start = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="nn-grade-"))
     zygote = None
+    judge = None
     if fork:
         try:
             zygote = Zygote(nbg.venv_env())
@@ -823,6 +830,7 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
         result = BatchResult(chapter, course_dir, [outcomes[s] for s in students],
                              incidents=master.incidents, course_id=course_id)
         result.sandbox_line = sandbox_line
+        result.uids = [u for u in (judge.lease.uids if judge.lease else []) if u is not None]
         result.judge_notes = _judge_notes(judge)
         result.similarity = similarity_report(root, chapter, submitted, students, notebooks, judge.catalogue)
         result.phases["setup"] = t_setup
@@ -844,6 +852,8 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
         result.report_path = write_report(result)
         return result
     finally:
+        if judge is not None:
+            judge.close()
         if zygote is not None:
             zygote.close()
         if not keep_workdirs:

@@ -111,9 +111,52 @@ class _Mounts:
         self.args += ["--size", str(size_mb * 2**20), "--perms", "1777", "--tmpfs", str(dest)]
 
 
+UID_RANGE = 1000  # uids BASE_UID .. BASE_UID + UID_RANGE - 1
+LOCK_DIR = Path("/tmp/nn-sandbox-uids")
+
+
 def sandbox_uid(slot: int) -> int | None:
     """The uid a kernel runs as (None when the grader is not root: bwrap's user namespace then)."""
     return BASE_UID + int(slot) if os.geteuid() == 0 else None
+
+
+class UidLease:
+    """Sandbox uids held by this batch alone, for its lifetime: an exclusive ``flock`` on one file per
+    uid, so that two batches at once (two instructors, two test runs) never share a uid, its process
+    limit, or have their kernels reaped by the other."""
+
+    def __init__(self, count: int):
+        import fcntl
+
+        self.uids: list[int | None] = []
+        self._files = []
+        if os.geteuid() != 0:
+            self.uids = [None] * count
+            return
+        import secrets
+
+        LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+        start = secrets.randbelow(UID_RANGE)  # a released uid is not the next batch's first choice
+        for k in range(UID_RANGE):
+            uid = BASE_UID + (start + k) % UID_RANGE
+            if len(self.uids) == count:
+                break
+            f = open(LOCK_DIR / str(uid), "a")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.close()
+                continue
+            self._files.append(f)
+            self.uids.append(uid)
+        if len(self.uids) < count:
+            self.release()
+            raise RuntimeError(f"no free sandbox uid in {BASE_UID}..{BASE_UID + UID_RANGE - 1}")
+
+    def release(self) -> None:
+        for f in self._files:
+            f.close()  # closing drops the lock
+        self._files = []
 
 
 def bwrap_argv(*, workdir: Path, writable: list[Path], overlays: dict | None = None, uid: int | None,
@@ -188,9 +231,18 @@ def _probe() -> tuple[bool, str]:
         return False, "bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
     import tempfile
 
+    lease = UidLease(1)
+    try:
+        return _probe_with(exe, lease.uids[0])
+    finally:
+        lease.release()
+
+
+def _probe_with(exe: str, uid: int | None) -> tuple[bool, str]:
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="nn-sandbox-probe-") as tmp:
         tmp = Path(tmp)
-        uid = sandbox_uid(0)
         if uid is not None:
             os.chown(tmp, uid, uid)
         argv = bwrap_argv(workdir=tmp, writable=[tmp], uid=uid, env={"PATH": "/usr/bin:/bin"},
@@ -205,7 +257,8 @@ def _probe() -> tuple[bool, str]:
             return False, "bwrap could not start a sandbox: " + (proc.stderr.strip()[-300:] or f"exit {proc.returncode}")
         if proc.stdout.strip() != "1":
             return False, "the sandbox has a network interface besides loopback"
-        who = f"uid {uid}+" if uid is not None else "the grader's uid in a user namespace"
+        who = (f"their own uids (from {BASE_UID}..{BASE_UID + UID_RANGE - 1})" if uid is not None
+               else "the grader's uid in a user namespace")
     return True, f"bubblewrap {_bwrap_version(exe)}, kernels run as {who}"
 
 

@@ -74,7 +74,7 @@ def _scores(result):
     return {s: float(r["score"]) for s, r in rows.items()}, rows
 
 
-def _alive(marker: str, uids=range(sandbox.BASE_UID, sandbox.BASE_UID + 64)) -> list[str]:
+def _alive(marker: str, uids=()) -> list[str]:
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -201,10 +201,12 @@ def test_files_are_byte_identical_and_the_code_was_read_only(hostile):
 
 
 def test_no_process_survives(hostile):
+    uids = hostile["result"].uids
+    assert uids  # the kernels ran as uids of their own
     deadline = time.monotonic() + 30  # a pid namespace's teardown can take a moment on a loaded machine
-    while _alive(hostile["marker"]) and time.monotonic() < deadline:
+    while _alive(hostile["marker"], uids) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert _alive(hostile["marker"]) == []
+    assert _alive(hostile["marker"], uids) == []
 
 
 def test_no_feedback_shows_solutions_or_hidden_tests(hostile):
@@ -231,6 +233,7 @@ def test_the_secrets_were_out_of_reach(hostile):
 def test_report_states_the_sandbox_first(hostile):
     report = hostile["result"].report_path.read_text()
     assert report.startswith("Sandbox: each submission's kernel ran in its own sandbox")
+    assert "uid" in report.splitlines()[0]
     assert "judged outside the student's code" in report
     assert "processes outlived" not in report
 
@@ -299,6 +302,7 @@ def test_delegation_to_nnlib_earns_nothing(tmp_path):
     assert scores["a_perfect"] == full and scores["z_perfect"] == full, report
     # Delegation earns nothing, except on answers the checks must keep in the sandbox (named in the report).
     judge = grading.BatchJudge(course, REAL, tmp_path / "judge", 1, sandboxed=True)
+    judge.close()
     kept = {k.rsplit(".", 1)[1] for k in judge.kept}
     open_points = sum(c.points for c in judge.cells if c.calls and {n for n, _ in c.calls} <= kept)
     assert scores["m_delegates"] <= open_points, report

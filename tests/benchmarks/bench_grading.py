@@ -109,9 +109,10 @@ def _bare_bwrap(n: int = 10) -> tuple[float, float]:
     """Median seconds of ``python -c pass``, outside and inside the sandbox (setup and teardown only)."""
     from autograder import sandbox
 
+    lease = sandbox.UidLease(1)
     with tempfile.TemporaryDirectory(prefix="nn-bench-bwrap-") as d:
         d = Path(d)
-        uid = sandbox.sandbox_uid(0)
+        uid = lease.uids[0]
         if uid is not None:
             os.chown(d, uid, uid)
         inside = sandbox.bwrap_argv(workdir=d, writable=[d], uid=uid, env={"PATH": "/usr/bin:/bin"},
@@ -124,6 +125,7 @@ def _bare_bwrap(n: int = 10) -> tuple[float, float]:
                 subprocess.run(cmd, check=True)
                 ts.append(time.perf_counter() - t)
             times[name] = statistics.median(ts)
+    lease.release()
     return times["outside"], times["inside"]
 
 
