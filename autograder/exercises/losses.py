@@ -646,6 +646,8 @@ EXERCISES = (
             Case("a 3-D array of shape (3, 2, 5) (the last axis holds the classes)", logits((3, 2, 5))),
             Case("logits shifted by 1e4, shape (2, 5)", logits((2, 5), shift=1e4)),
             Case("a 3-D array with a middle axis of length 1, shape (3, 1, 4)", logits((3, 1, 4))),
+            Case("float32 logits of magnitude up to 1000, shape (3, 5)",
+                 lambda rng: (rng.uniform(-1000, 1000, (3, 5)).astype(np.float32),)),
             Case("logits shifted by 1e4, shape (8, 10)", logits((8, 10), shift=1e4), hidden=True),
             Case("a single class, shape (5, 1)", logits((5, 1)), hidden=True),
             Case("a 3-D array of shape (2, 3, 4) (the last axis holds the classes)", logits((2, 3, 4)), hidden=True),
@@ -711,6 +713,7 @@ EXERCISES = (
             Case("two classes, 4 rows", classes(4, 2)),
             Case("logits shifted by 1e4, 4 rows of 3 classes", classes(4, 3, shift=1e4)),
             Case("float32 logits, 6 rows of 5 classes", classes(6, 5, scale=3.0, dtype=np.float32)),
+            Case("float32 logits of magnitude 1000, 4 rows of 3 classes", classes(4, 3, scale=1000.0, dtype=np.float32)),
             Case("logits as a transposed view (Fortran order), 7 rows of 4 classes", classes(7, 4, transposed=True)),
             Case("labels that never reach the last class: 6 rows of 4 classes, labels in [0, 3) (the number of "
                  "classes is the width of logits, not what the labels reach)",
