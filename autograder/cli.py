@@ -22,7 +22,15 @@ commands:
         exit 1 and list the differing files if chapters/ is out of date.
   check NOTEBOOK
         what students run: execute the notebook headless and print each graded exercise as
-        passed / failed (reason) / not attempted, and the score. Exit 0 unless it cannot be read.
+        passed / failed (reason) / not attempted, and the score the grader would give (each graded
+        cell's hidden cases are run too; widgets are shown as text). Exit 0 unless it cannot be read.
+  student-edition OUT
+        write the folder students get: the released chapters, nnlib, the checks, a student README,
+        pinned requirements and a JupyterLab without nbgrader's instructor panels; no solutions/,
+        hidden tests, tests/ or instructor configuration (checked before it is written).
+  collect CHAPTER ZIP --submissions DIR
+        put the notebooks of a Canvas or Moodle submissions zip into nbgrader's layout
+        DIR/<student id>/CHAPTER/CHAPTER.ipynb, reporting late, duplicate, renamed and stray files.
   grade CHAPTER --submissions DIR
         autograde DIR/<student>/CHAPTER/ (nbgrader's submitted/ layout) in parallel, one
         `nbgrader autograde --student X` per student in a private course folder, each student's
@@ -33,6 +41,9 @@ commands:
         without a sandbox unless --unsafe-no-sandbox.
   feedback CHAPTER      (re)generate feedback HTML from the gradebook (hidden tests cleared)
   export CHAPTER        (re)write the grades CSV from the gradebook
+  lms-export {canvas,moodle}
+        turn every COURSE_DIR/reports/<chapter>-grades.csv into the CSV the LMS imports
+        (COURSE_DIR/reports/canvas-import.csv, or moodle-<chapter>.csv per chapter).
   demo [--chapter CHAPTER]
         end to end on a temporary copy of the course: perfect, untouched, partly right and broken
         submissions, graded, with the report, feedback and CSV paths and the score table.
@@ -75,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebook", type=Path, metavar="NOTEBOOK")
     p.add_argument("--timeout", type=int, default=120, help="per-cell timeout in seconds (default 120)")
 
+    p = sub.add_parser("student-edition", parents=[common], help="write the student edition into a new folder")
+    p.add_argument("out", type=Path, metavar="OUT")
+
+    p = sub.add_parser("collect", parents=[common], help="an LMS's submissions zip into nbgrader's layout")
+    p.add_argument("chapter", metavar="CHAPTER")
+    p.add_argument("archive", type=Path, metavar="ZIP")
+    p.add_argument("--submissions", type=Path, required=True, help="where to write <student>/CHAPTER/")
+    p.add_argument("--lms", choices=("canvas", "moodle"), default=None, help="default: detected from the zip")
+
     p = sub.add_parser("grade", parents=[common], help="autograde a folder of submissions")
     p.add_argument("chapter", metavar="CHAPTER")
     p.add_argument("--submissions", type=Path, required=True,
@@ -105,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     _grading_options(p)
     p.add_argument("--output", type=Path, default=None,
                    help="CSV path (default: COURSE_DIR/reports/CHAPTER-grades.csv)")
+
+    p = sub.add_parser("lms-export", parents=[common], help="the grades CSVs in the shape an LMS imports")
+    p.add_argument("lms", choices=("canvas", "moodle"))
+    _grading_options(p)
+    p.add_argument("--roster", type=Path, default=None,
+                   help="roster.csv written by collect, for the students' names (default: none)")
 
     p = sub.add_parser("demo", parents=[common], help="end-to-end demonstration in a temporary folder")
     p.add_argument("--chapter", default=None, help="default: the first chapter in solutions/")
@@ -172,6 +198,40 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_student_edition(args) -> int:
+    from autograder import edition
+
+    try:
+        out = edition.build(args.out, args.root)
+    except (FileExistsError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"student edition: {out} (publish this folder, never the repository)")
+    return 0
+
+
+def _cmd_collect(args) -> int:
+    from autograder import lms
+
+    report = lms.collect(args.archive, args.chapter, args.submissions, lms=args.lms)
+    print(report.text())
+    return 0
+
+
+def _cmd_lms_export(args) -> int:
+    from autograder import lms
+
+    reports = _course_dir(args) / "reports"
+    try:
+        paths = lms.lms_export(reports, reports, lms=args.lms, roster=args.roster)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for path in paths:
+        print(f"{args.lms} grades: {path}")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from autograder.demo import demo
 
@@ -184,8 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     skip_slow_imports()
     args = build_parser().parse_args(argv)
     args.root = Path(args.root).resolve()
-    handler = {"release": _cmd_release, "check": _cmd_check, "grade": _cmd_grade,
-               "feedback": _cmd_feedback, "export": _cmd_export, "demo": _cmd_demo}[args.command]
+    handler = {"release": _cmd_release, "check": _cmd_check, "student-edition": _cmd_student_edition,
+               "collect": _cmd_collect, "grade": _cmd_grade, "feedback": _cmd_feedback, "export": _cmd_export,
+               "lms-export": _cmd_lms_export, "demo": _cmd_demo}[args.command]
     return handler(args)
 
 

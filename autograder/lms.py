@@ -184,7 +184,7 @@ def lms_export(reports: Path, out: Path, *, lms: str, roster: Path | None = None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if lms == "canvas":
-        path = out / "canvas-grades.csv"
+        path = out / "canvas-import.csv"
         with path.open("w", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *chapters])

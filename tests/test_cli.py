@@ -178,3 +178,35 @@ def test_progress_bar_redraws_with_carriage_returns():
     assert text.startswith("\rgrading x [........] 0/4  elapsed 0:00  left ?")
     assert "\rgrading x [####....] 2/4  elapsed 0:00  left ~0:00" in text
     assert text.endswith("\n") and text.count("\n") == 1
+
+
+def test_student_edition_collect_and_lms_export_commands(tmp_path):
+    """The class workflow's commands, end to end through the command line."""
+    import csv
+    import zipfile
+
+    edition = run_cli("student-edition", str(tmp_path / "edition"))
+    assert edition.returncode == 0, edition.stderr
+    assert (tmp_path / "edition" / "chapters").is_dir() and not (tmp_path / "edition" / "solutions").exists()
+    again = run_cli("student-edition", str(tmp_path / "edition"))
+    assert again.returncode == 1 and "exists" in again.stderr
+
+    archive = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("doejane_1001_1_01_activations.ipynb", "{}")
+        zf.writestr("roeric_LATE_1002_2_01_activations.ipynb", "{}")
+    collected = run_cli("collect", "01_activations", str(archive), "--submissions", str(tmp_path / "submitted"))
+    assert collected.returncode == 0, collected.stderr
+    assert "2 students, 1 late" in collected.stdout
+    assert (tmp_path / "submitted" / "1002" / "01_activations" / "01_activations.ipynb").is_file()
+
+    reports = tmp_path / "course" / "reports"
+    reports.mkdir(parents=True)
+    (reports / "01_activations-grades.csv").write_text("student,chapter,score,max_score,status\n1001,01_activations,16,16,graded\n")
+    exported = run_cli("lms-export", "canvas", "--course-dir", str(tmp_path / "course"),
+                       "--roster", str(tmp_path / "submitted" / "roster.csv"))
+    assert exported.returncode == 0, exported.stderr
+    rows = list(csv.reader((reports / "canvas-import.csv").open()))
+    assert rows[2][:2] == ["doejane", "1001"] and rows[2][-1] == "16"
+    missing = run_cli("lms-export", "moodle", "--course-dir", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1 and "grades.csv" in missing.stderr

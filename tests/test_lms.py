@@ -101,6 +101,11 @@ def test_canvas_and_moodle_exports(tmp_path):
     first = list(csv.reader(moodle[0].open()))
     assert first[0] == ["Identifier", "Full name", "Grade", "Maximum Grade"]
     assert first[1] == ["Participant 1001", "doejane", "16", "16"]
+    # Written beside the grades CSVs, the import files are never read back as a chapter's grades.
+    assert len(lms.lms_export(reports, reports, lms="canvas")) == 1
+    assert [p.name for p in lms.lms_export(reports, reports, lms="canvas")] == ["canvas-import.csv"]
+    rows = list(csv.reader((reports / "canvas-import.csv").open()))
+    assert rows[0][5:] == ["01_activations", "02_losses"]
     with pytest.raises(ValueError, match="unknown LMS"):
         lms.lms_export(reports, tmp_path / "out", lms="blackboard")
     with pytest.raises(FileNotFoundError, match="grades.csv"):
