@@ -1,13 +1,19 @@
 """nbgrader settings for this course (nbgrader 0.9.6).
 
-Used by stock ``nbgrader`` commands run from the repository root and copied by ``python -m autograder``
-into every temporary course folder it runs nbgrader in (paths are then given on the command line).
-Do not set ``CourseDirectory.root`` here: it defaults to the current folder.
+Used by stock ``nbgrader`` commands run from the repository root, loaded by ``course/nbgrader_config.py``
+(which ``python -m autograder grade`` writes), and copied by ``python -m autograder`` into every temporary
+course folder it runs nbgrader in (paths are then given on the command line).
+
+One course folder: in the repository itself, every nbgrader command and formgrader, started from the
+root or from ``course/``, use ``course/`` (its gradebook, ``submitted/``, ``autograded/``, ``feedback/``)
+with the repository's ``solutions/`` and ``chapters/`` as source and release.
 
 Stock ``nbgrader autograde`` runs student code with your rights and decides each test cell inside the
 student's kernel. ``python -m autograder grade`` runs each kernel in a sandbox and decides the points
 outside it (it adds its own settings to a private copy of this file; see autograder/grading.py).
 """
+
+import os
 
 c = get_config()  # noqa: F821 (injected by traitlets)
 
@@ -41,3 +47,18 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# Feedback a student opens quickly and reads offline: titled by exercise, messages wrapped, maths as
+# MathML, small plots (autograder/feedback.py).
+from autograder.feedback import configure as configure_feedback  # noqa: E402
+
+configure_feedback(c)
+
+# One course folder for the repository (not for the private copies of this file the grader makes,
+# which have no nnlib/ beside them and get their paths on the command line).
+_here = os.path.dirname(os.path.abspath(__file__))  # noqa: F821 (__file__ is set by traitlets)
+if os.path.isdir(os.path.join(_here, "nnlib")) and os.path.isdir(os.path.join(_here, "solutions")):
+    c.CourseDirectory.root = os.path.join(_here, "course")
+    os.makedirs(c.CourseDirectory.root, exist_ok=True)  # nbgrader changes into it before anything else
+    c.CourseDirectory.source_directory = os.path.join(_here, "solutions")
+    c.CourseDirectory.release_directory = os.path.join(_here, "chapters")

@@ -761,6 +761,7 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
         raise FileNotFoundError(f"no chapter {chapter!r}: missing {root}/solutions/{chapter}/{chapter}.ipynb")
     course_dir = Path(course_dir).resolve() if course_dir else root / "course"
     course_dir.mkdir(parents=True, exist_ok=True)
+    nbg.write_course_config(root, course_dir)  # stock nbgrader and formgrader started there use this gradebook
     submitted, students = find_students(Path(submissions).resolve(), chapter)
     jobs = max(1, jobs or os.cpu_count() or 1)
     course_id = nbg.course_id(root)

@@ -90,6 +90,34 @@ def config_value(root: Path, section: str, key: str, default):
     return loaded.get(section, {}).get(key, default)
 
 
+COURSE_CONFIG = '''"""nbgrader settings of this course folder, written by ``python -m autograder grade``.
+
+The course's own settings ({config}), with this folder as the course root and the course's
+solutions/ and chapters/ as source and release: stock nbgrader commands and formgrader started here
+read and write this folder's gradebook, and feedback clears the hidden tests as ``grade`` does.
+Edit {config}, not this file.
+"""
+
+c = get_config()  # noqa: F821
+load_subconfig({config!r})  # noqa: F821
+c.CourseDirectory.root = {course!r}
+c.CourseDirectory.source_directory = {source!r}
+c.CourseDirectory.release_directory = {release!r}
+'''
+
+
+def write_course_config(root: Path, course_dir: Path) -> Path | None:
+    """``course_dir/nbgrader_config.py``, loading the course's config with ``course_dir`` as nbgrader's root."""
+    cfg = config_file(root)
+    if cfg is None:
+        return None
+    root, course_dir = Path(root).resolve(), Path(course_dir).resolve()
+    path = course_dir / CONFIG_NAME
+    path.write_text(COURSE_CONFIG.format(config=str(cfg.resolve()), course=str(course_dir),
+                                         source=str(root / SOURCE_DIR), release=str(root / RELEASE_DIR)))
+    return path
+
+
 def course_id(root: Path) -> str:
     """``CourseDirectory.course_id`` from the course's config ("default_course" if unset)."""
     return config_value(root, "CourseDirectory", "course_id", "default_course")

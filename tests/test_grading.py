@@ -212,6 +212,18 @@ def test_feedback_for_graded_students_without_hidden_tests(batch):
     assert "[PASSED] square: visible and hidden cases" in (fb / "perfect" / CHAPTER / f"{CHAPTER}.html").read_text()
 
 
+def test_stock_feedback_started_in_the_course_folder_uses_its_gradebook_and_hides_the_tests(batch):
+    """`nbgrader generate_feedback` run by hand in the course folder: the config grade wrote there."""
+    cd = batch["course_dir"]
+    assert (cd / "nbgrader_config.py").is_file()
+    proc = subprocess.run(nbg.nbgrader_cmd("generate_feedback", CHAPTER, "--student", "zero", "--force"), cwd=cd,
+                          env=nbg.venv_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    html = (cd / "feedback" / "zero" / CHAPTER / f"{CHAPTER}.html").read_text()
+    assert "hidden-sentinel" not in html and "HIDDEN TESTS" not in html
+    assert "Exercise <code>square</code>" in html  # the course's feedback page, not nbgrader's default
+
+
 def test_nothing_left_behind(batch):
     course = batch["course"]
     assert not (course / "gradebook.db").exists() and not (course / ".nbgrader.log").exists()
