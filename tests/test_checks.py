@@ -276,3 +276,23 @@ def test_a_trusted_function_handed_to_the_student_is_not_blamed():
     assert catalogue.evaluate("apply", lambda g, x: g(x)).passed
     report = catalogue.evaluate("apply", lambda g, x: square(x))
     assert "calls nnlib's answer" in report.message
+
+
+def test_a_sliced_view_reaches_the_student_as_a_strided_array():
+    """Regression: the copy made for the student turned x[:, ::2] into a contiguous array, so a case
+    promising a sliced view never tested one."""
+    from autograder.checks import _copy_args
+
+    x = np.arange(24.0).reshape(4, 6)
+    (copy,) = _copy_args((x[:, ::2],))
+    assert not copy.flags.c_contiguous and not copy.flags.f_contiguous
+    np.testing.assert_array_equal(copy, x[:, ::2])
+    assert copy.base is not x and not np.shares_memory(copy, x)
+    (transposed,) = _copy_args((x.T,))
+    assert transposed.flags.f_contiguous and not np.shares_memory(transposed, x)
+    cube = np.arange(24.0).reshape(2, 3, 4)
+    (permuted,) = _copy_args((cube.transpose(1, 0, 2),))  # dense, axes permuted: stays permuted
+    assert permuted.strides == cube.transpose(1, 0, 2).strides
+    (sliced_permuted,) = _copy_args((cube.transpose(2, 0, 1)[::2],))
+    np.testing.assert_array_equal(sliced_permuted, cube.transpose(2, 0, 1)[::2])
+    assert not sliced_permuted.flags.c_contiguous and not sliced_permuted.flags.f_contiguous
