@@ -1040,5 +1040,8 @@ def write_report(result: BatchResult) -> Path:
              f"feedback:   {result.feedback_dir or '(not generated)'}"
              + ("/<student>/" + result.chapter + "/*.html" if result.feedback_dir else ""),
              f"autograded: {result.course_dir / 'autograded'}/<student>/{result.chapter}/"]
-    path.write_text("\n".join(text) + "\n")
+    report = "\n".join(text) + "\n"
+    if path.is_file():  # a late batch: its report first, the earlier batches' kept below
+        report += "\n" + "=" * 72 + "\nEarlier batches of this chapter (every grade is in the CSV):\n\n" + path.read_text()
+    path.write_text(report)
     return path

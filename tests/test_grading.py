@@ -252,6 +252,10 @@ def test_regrading_one_student_keeps_the_others(batch, tmp_path):
     assert [o.status for o in result.outcomes] == ["graded"]
     _, rows = _csv({"course_dir": course_dir})
     assert rows["zero"]["score"] == "5" and rows["partial"]["score"] == "2" and len(rows) == 10
+    report = (course_dir / "reports" / f"{CHAPTER}-report.txt").read_text()
+    latest, earlier = report.split("Earlier batches of this chapter")
+    assert "1 submission(s)" in latest and "zero" in latest and "perfect" not in latest
+    assert "perfect" in earlier and "tamper" in earlier  # the first batch's report is kept
 
 
 def test_plain_assert_tests_are_judged_by_nbgrader_and_reported(tmp_path):
