@@ -15,6 +15,7 @@ from autograder.checks import Catalogue
 CATALOGUES = [
     importlib.import_module(f"autograder.exercises.{m.name}").CATALOGUE
     for m in pkgutil.iter_modules(autograder.exercises.__path__)
+    if not m.name.startswith("_")  # shared helpers, not a chapter
 ]
 EXERCISES = [(c, e) for c in CATALOGUES for e in c.exercises.values()]
 MISTAKES = [(c, e, m) for c, e in EXERCISES for m in e.mistakes]

@@ -30,6 +30,7 @@ import hashlib
 import numpy as np
 
 from autograder.checks import Case, Catalogue, Exercise, Mistake, trusted
+from autograder.exercises._adapters import describe as _describe, pair as _pair
 from nnlib import activations as act
 from nnlib import data, dense, gradcheck, init, optim
 from nnlib.losses import softmax_cross_entropy
@@ -46,17 +47,6 @@ class ParamsModified(Exception):
 # -- adapters: how a student's function is called and its results unpacked -----------------------
 
 
-def _describe(value):
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
-    return type(value).__name__
-
-
-def _pair(result, name, pair):
-    """``result`` as a 2-tuple, or a TypeError saying what ``name`` should return."""
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise TypeError(f"{name} should return a pair {pair}, got {_describe(result)}.")
-    return result
 
 
 def _first(name, pair):

@@ -29,6 +29,7 @@ import hashlib
 import numpy as np
 
 from autograder.checks import Case, Catalogue, Exercise, Mistake
+from autograder.exercises._adapters import describe as _describe
 from nnlib import dense, gradcheck, init, normalization, optim, regularization
 from nnlib.losses import softmax_cross_entropy
 from nnlib.tolerances import GRAD_STEP
@@ -56,11 +57,6 @@ class DictModified(Exception):
 
 # -- adapters -----------------------------------------------------------------------------------
 
-
-def _describe(value):
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
-    return type(value).__name__
 
 
 def _tuple(result, name, names):

@@ -25,6 +25,7 @@ import dataclasses
 import numpy as np
 
 from autograder.checks import Case, Catalogue, Exercise, Mistake, trusted
+from autograder.exercises._adapters import describe as _describe, pair as _pair
 from nnlib import activations as act
 from nnlib import gradcheck, rnn
 
@@ -47,16 +48,6 @@ class ReturnedItsInput(Exception):
 # -- small helpers ---------------------------------------------------------------------------------
 
 
-def _describe(value):
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
-    return type(value).__name__
-
-
-def _pair(result, name, pair):
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise TypeError(f"{name} should return a pair {pair}, got {_describe(result)}.")
-    return result
 
 
 def _unpack(params, name, what, keys=KEYS):
