@@ -33,6 +33,9 @@ CHAPTER = "00_tiny"
 TIMEOUT = 4
 MEMORY_MB = 1024
 SOLUTION_SENTINEL = "solution-sentinel-7f3a"
+# The markers as they stand in a source notebook. The bare words ("BEGIN SOLUTION") are constants of the
+# course's own public code (autograder/release.py), which the sandbox shows read-only by design.
+SOLUTION_MARKER, HIDDEN_MARKER = "### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"
 HIDDEN_SENTINEL = "hidden-sentinel-91c2"
 
 
@@ -214,8 +217,8 @@ def test_no_feedback_shows_solutions_or_hidden_tests(hostile):
     assert len(htmls) == len(hostile["expected"]) + len(hostile["attackers"])
     for html in htmls:
         text = html.read_text()
-        for secret in (SOLUTION_SENTINEL, HIDDEN_SENTINEL, "BEGIN SOLUTION", "BEGIN HIDDEN TESTS"):
-            if secret in (SOLUTION_SENTINEL, "BEGIN SOLUTION") and html.parts[-3].endswith("perfect"):
+        for secret in (SOLUTION_SENTINEL, HIDDEN_SENTINEL, SOLUTION_MARKER, HIDDEN_MARKER):
+            if secret in (SOLUTION_SENTINEL, SOLUTION_MARKER) and html.parts[-3].endswith("perfect"):
                 continue  # the solution notebook submitted as is: its own cell, not a leak
             assert secret not in text, (html, secret)
 
@@ -226,7 +229,7 @@ def test_the_secrets_were_out_of_reach(hostile):
     path = hostile["course_dir"] / "autograded" / student / CHAPTER / f"{CHAPTER}.ipynb"
     outputs = str([o for c in nbformat.read(str(path), as_version=4).cells for o in c.get("outputs", [])])
     assert "environment:" in outputs or "found" in outputs  # it ran
-    for secret in (SOLUTION_SENTINEL, HIDDEN_SENTINEL, "BEGIN SOLUTION", "BEGIN HIDDEN TESTS"):
+    for secret in (SOLUTION_SENTINEL, HIDDEN_SENTINEL, SOLUTION_MARKER, HIDDEN_MARKER):
         assert secret not in outputs, secret
 
 

@@ -713,7 +713,6 @@ EXERCISES = (
             Case("two classes, 4 rows", classes(4, 2)),
             Case("logits shifted by 1e4, 4 rows of 3 classes", classes(4, 3, shift=1e4)),
             Case("float32 logits, 6 rows of 5 classes", classes(6, 5, scale=3.0, dtype=np.float32)),
-            Case("float32 logits of magnitude 1000, 4 rows of 3 classes", classes(4, 3, scale=1000.0, dtype=np.float32)),
             Case("logits as a transposed view (Fortran order), 7 rows of 4 classes", classes(7, 4, transposed=True)),
             Case("labels that never reach the last class: 6 rows of 4 classes, labels in [0, 3) (the number of "
                  "classes is the width of logits, not what the labels reach)",
@@ -722,8 +721,8 @@ EXERCISES = (
             Case("logits shifted by 1e4, 6 rows of 4 classes", classes(6, 4, shift=1e4), hidden=True),
             Case("logits of magnitude 1e4, 4 rows of 4 classes", classes(4, 4, scale=1e4), hidden=True),
             Case("two classes, 7 rows", classes(7, 2), hidden=True),
-            Case("float32 logits of magnitude 1000, 5 rows of 3 classes",
-                 classes(5, 3, scale=1000.0, dtype=np.float32), hidden=True),
+            # No float32 case of large logits: a logit of 100 is known to 8e-6 in float32, so two right answers'
+            # gradients near 0 differ by more than float32's tolerance (1 seed in 300 to 1 in 75, measured).
             Case("logits as a transposed view (Fortran order), 9 rows of 6 classes", classes(9, 6, transposed=True),
                  hidden=True),
             Case("labels that never reach the last classes: 8 rows of 5 classes, labels in [0, 3)",
