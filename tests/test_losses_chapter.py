@@ -237,7 +237,7 @@ HIDDEN_FAMILIES = {
         "logits shifted by 1e4, 6 rows of 4 classes": "logits shifted by 1e4, 4 rows of 3 classes",
         "logits of magnitude 1e4, 4 rows of 4 classes": "logits of magnitude 1000, shape (6, 4)",
         "two classes, 7 rows": "two classes, 4 rows",
-        "float32 logits of magnitude 1000, 5 rows of 3 classes": "float32 logits, 6 rows of 5 classes",
+        "float32 logits, 5 rows of 3 classes": "float32 logits, 6 rows of 5 classes",
         "logits as a transposed view (Fortran order), 9 rows of 6 classes":
             "logits as a transposed view (Fortran order), 7 rows of 4 classes",
         "labels that never reach the last classes: 8 rows of 5 classes, labels in [0, 3)":

@@ -723,6 +723,7 @@ EXERCISES = (
             Case("two classes, 7 rows", classes(7, 2), hidden=True),
             # No float32 case of large logits: a logit of 100 is known to 8e-6 in float32, so two right answers'
             # gradients near 0 differ by more than float32's tolerance (1 seed in 300 to 1 in 75, measured).
+            Case("float32 logits, 5 rows of 3 classes", classes(5, 3, scale=3.0, dtype=np.float32), hidden=True),
             Case("logits as a transposed view (Fortran order), 9 rows of 6 classes", classes(9, 6, transposed=True),
                  hidden=True),
             Case("labels that never reach the last classes: 8 rows of 5 classes, labels in [0, 3)",
