@@ -14,7 +14,7 @@ training loop keeps the optimiser state and applies the pure update rules of ``n
 
 Every backward returns its input gradient in the dtype of the forward's input and each parameter
 gradient in its parameter's dtype, whatever the dtype of ``dout`` (nnlib's dtype rule).
-The layers that draw weights take ``rng`` as their third argument (``Dense(2, 3, rng)``, kept
+The layers that draw weights take ``rng`` as their third argument (``Dense(2, 3, rng=rng)``, kept
 positional for the chapters that already call them so) or by keyword (``Dense(2, 3, rng=rng)``).
 
 Shape letters: N batch, D features, M outputs, K classes, C channels, F filters, KH/KW kernel.
@@ -65,7 +65,7 @@ class Dense(Layer):
     drawn from ``rng``.
     """
 
-    def __init__(self, in_features, out_features, rng, init="he", dtype=np.float64):
+    def __init__(self, in_features, out_features, *, rng, init="he", dtype=np.float64):
         super().__init__()
         if init not in INITIALISERS:
             raise ValueError(f"unknown init {init!r}; expected one of {sorted(INITIALISERS)}.")
@@ -194,7 +194,7 @@ class Conv2D(Layer):
     ``params``: ``{"w": (F, C, KH, KW), "b": (F,)}``.
     """
 
-    def __init__(self, in_channels, filters, kernel_size, rng, stride=1, pad=0, init="he", dtype=np.float64):
+    def __init__(self, in_channels, filters, kernel_size, *, rng, stride=1, pad=0, init="he", dtype=np.float64):
         super().__init__()
         if init not in INITIALISERS:
             raise ValueError(f"unknown init {init!r}; expected one of {sorted(INITIALISERS)}.")
@@ -263,7 +263,7 @@ class Sequential(Layer):
     """Layers applied in order; its parameters and gradients are dicts keyed ``"<index>.<name>"``.
 
     >>> rng = np.random.default_rng(0)
-    >>> model = Sequential([Dense(2, 3, rng), Activation("relu"), Dense(3, 1, rng)])
+    >>> model = Sequential([Dense(2, 3, rng=rng), Activation("relu"), Dense(3, 1, rng=rng)])
     >>> {k: v.shape for k, v in model.parameters().items()}
     {'0.w': (2, 3), '0.b': (3,), '2.w': (3, 1), '2.b': (1,)}
     """
@@ -436,7 +436,7 @@ def train(model, x, y, *, loss="softmax_cross_entropy", optimizer="adam", lr=1e-
     >>> from nnlib import data
     >>> rng = np.random.default_rng(0)
     >>> X, y = data.xor(200, rng=rng)
-    >>> model = Sequential([Dense(2, 16, rng), Activation("tanh"), Dense(16, 2, rng)])
+    >>> model = Sequential([Dense(2, 16, rng=rng), Activation("tanh"), Dense(16, 2, rng=rng)])
     >>> history = train(model, X, y, lr=0.05, epochs=20, batch_size=20, rng=rng, progress=False)
     >>> len(history["loss"]), evaluate(model, X, y)[1] > 0.95
     (20, True)

@@ -59,8 +59,8 @@ def check_model_gradients(model, x, y, loss=losses.softmax_cross_entropy, seed=0
 def test_dense_batchnorm_activation_dropout_gradients():
     rng = np.random.default_rng(0)
     model = Sequential([
-        Dense(5, 7, rng), BatchNorm(7), Activation("tanh"), Dropout(0.3),
-        Dense(7, 6, rng, init="xavier"), Activation("sigmoid"), Dense(6, 3, rng),
+        Dense(5, 7, rng=rng), BatchNorm(7), Activation("tanh"), Dropout(0.3),
+        Dense(7, 6, rng=rng, init="xavier"), Activation("sigmoid"), Dense(6, 3, rng=rng),
     ])
     x = rng.standard_normal((8, 5))
     y = rng.integers(0, 3, size=8)
@@ -70,8 +70,8 @@ def test_dense_batchnorm_activation_dropout_gradients():
 def test_conv_pool_flatten_gradients():
     rng = np.random.default_rng(1)
     model = Sequential([
-        Conv2D(2, 3, 3, rng, pad=1), BatchNorm(3), Activation("elu"), MaxPool(2),
-        Flatten(), Dense(3 * 2 * 2, 4, rng),
+        Conv2D(2, 3, 3, rng=rng, pad=1), BatchNorm(3), Activation("elu"), MaxPool(2),
+        Flatten(), Dense(3 * 2 * 2, 4, rng=rng),
     ])
     x = rng.standard_normal((3, 2, 4, 4))
     y = np.array([0, 3, 1])
@@ -80,7 +80,7 @@ def test_conv_pool_flatten_gradients():
 
 def test_nested_sequential_keys_and_gradients():
     rng = np.random.default_rng(2)
-    model = Sequential([Sequential([Dense(3, 4, rng), Activation("relu")]), Dense(4, 1, rng)])
+    model = Sequential([Sequential([Dense(3, 4, rng=rng), Activation("relu")]), Dense(4, 1, rng=rng)])
     assert sorted(model.parameters()) == ["0.0.b", "0.0.w", "1.b", "1.w"]
     x = rng.standard_normal((6, 3)) + 0.5
     check_model_gradients(model, x, rng.standard_normal((6, 1)), loss=losses.mse)
@@ -88,7 +88,7 @@ def test_nested_sequential_keys_and_gradients():
 
 def test_first_layer_skips_the_input_gradient_but_not_its_own():
     rng = np.random.default_rng(3)
-    model = Sequential([Dense(4, 3, rng), Activation("relu"), Dense(3, 2, rng)])
+    model = Sequential([Dense(4, 3, rng=rng), Activation("relu"), Dense(3, 2, rng=rng)])
     x = rng.standard_normal((5, 4))
     out = model.forward(x, training=True)
     dout = rng.standard_normal(out.shape)
@@ -104,8 +104,8 @@ def test_layer_shapes_and_float32_end_to_end():
     rng = np.random.default_rng(4)
     f32 = np.float32
     model = Sequential([
-        Conv2D(1, 4, 3, rng, pad=1, dtype=f32), BatchNorm(4, dtype=f32), Activation("relu"), MaxPool(2),
-        Flatten(), Dense(4 * 4 * 4, 10, rng, dtype=f32), Dropout(0.5),
+        Conv2D(1, 4, 3, rng=rng, pad=1, dtype=f32), BatchNorm(4, dtype=f32), Activation("relu"), MaxPool(2),
+        Flatten(), Dense(4 * 4 * 4, 10, rng=rng, dtype=f32), Dropout(0.5),
     ])
     x = rng.standard_normal((2, 1, 8, 8)).astype(f32)
     out = model.forward(x, training=True, rng=rng)
@@ -117,7 +117,7 @@ def test_layer_shapes_and_float32_end_to_end():
 
 def test_dropout_is_off_at_evaluation():
     rng = np.random.default_rng(5)
-    model = Sequential([Dense(4, 50, rng), Dropout(0.5), Dense(50, 3, rng)])
+    model = Sequential([Dense(4, 50, rng=rng), Dropout(0.5), Dense(50, 3, rng=rng)])
     x = rng.standard_normal((10, 4))
     a, b = predict(model, x), predict(model, x)
     np.testing.assert_array_equal(a, b)
@@ -146,8 +146,8 @@ def spiral_run():
 
     def run(seed, epochs=60):
         rng = np.random.default_rng(seed)
-        model = Sequential([Dense(2, 64, rng), Activation("relu"), Dense(64, 64, rng), Activation("relu"),
-                            Dense(64, 3, rng)])
+        model = Sequential([Dense(2, 64, rng=rng), Activation("relu"), Dense(64, 64, rng=rng), Activation("relu"),
+                            Dense(64, 3, rng=rng)])
         history = train(model, X, y, lr=1e-2, epochs=epochs, batch_size=32, rng=rng, x_val=X[::3], y_val=y[::3],
                         progress=False)
         return model, history
@@ -177,7 +177,7 @@ def test_history_lengths_and_same_seed_same_history(spiral_run):
 def test_history_without_validation_and_regression_accuracy():
     rng = np.random.default_rng(7)
     x, y = data.noisy_sine(20, 1, rng=rng)
-    model = Sequential([Flatten(), Dense(1, 8, rng), Activation("tanh"), Dense(8, 1, rng)])
+    model = Sequential([Flatten(), Dense(1, 8, rng=rng), Activation("tanh"), Dense(8, 1, rng=rng)])
     history = train(model, x, y[:, 0], loss="mse", optimizer="momentum", lr=0.05, epochs=3, batch_size=5,
                     rng=rng, progress=False)
     assert history["val_loss"] == [] and history["val_accuracy"] == []
@@ -188,7 +188,7 @@ def test_history_without_validation_and_regression_accuracy():
 def test_every_optimizer_lowers_the_loss(optimizer):
     rng = np.random.default_rng(8)
     X, y = data.moons(200, rng=rng)
-    model = Sequential([Dense(2, 16, rng), Activation("relu"), Dense(16, 2, rng)])
+    model = Sequential([Dense(2, 16, rng=rng), Activation("relu"), Dense(16, 2, rng=rng)])
     before = evaluate(model, X, y)[0]
     train(model, X, y, optimizer=optimizer, lr=0.05 if optimizer in ("sgd", "momentum") else 0.01, epochs=5,
           batch_size=20, rng=rng, progress=False)
@@ -198,7 +198,7 @@ def test_every_optimizer_lowers_the_loss(optimizer):
 def test_progress_goes_to_stdout_one_line_per_epoch(capsys):
     rng = np.random.default_rng(9)
     X, y = data.xor(40, rng=rng)
-    model = Sequential([Dense(2, 4, rng), Activation("tanh"), Dense(4, 2, rng)])
+    model = Sequential([Dense(2, 4, rng=rng), Activation("tanh"), Dense(4, 2, rng=rng)])
     train(model, X, y, epochs=3, batch_size=10, rng=rng, x_val=X, y_val=y)
     captured = capsys.readouterr()
     assert captured.err == ""
@@ -212,7 +212,7 @@ def test_progress_goes_to_stdout_one_line_per_epoch(capsys):
 
 def test_clear_errors():
     rng = np.random.default_rng(10)
-    model = Sequential([Dense(2, 2, rng)])
+    model = Sequential([Dense(2, 2, rng=rng)])
     X, y = data.xor(10, rng=rng)
     with pytest.raises(ValueError, match="unknown optimizer 'adamw'"):
         train(model, X, y, optimizer="adamw", rng=rng)
@@ -234,7 +234,7 @@ def test_train_passes_optimizer_options_and_names_an_unknown_one():
     """Regression: train(optimizer="sgd", optimizer_options=...) raised a bare TypeError."""
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((40, 3)), rng.integers(0, 2, 40)
-    model = Sequential([Dense(3, 2, rng)])
+    model = Sequential([Dense(3, 2, rng=rng)])
     history = train(model, x, y, optimizer="momentum", optimizer_options={"beta": 0.5}, lr=0.1,
                     epochs=1, batch_size=10, rng=rng, progress=False)
     assert len(history["loss"]) == 1
@@ -294,8 +294,11 @@ def test_every_layer_documents_its_own_forward_and_backward(cls):
 
 def test_layers_take_rng_by_keyword_and_draw_from_it():
     a = Dense(4, 3, rng=np.random.default_rng(1)).params["w"]
-    b = Dense(4, 3, np.random.default_rng(1)).params["w"]  # the third positional argument still works
-    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, Dense(4, 3, rng=np.random.default_rng(1)).params["w"])
+    with pytest.raises(TypeError):  # keyword-only, as everywhere in nnlib
+        Dense(4, 3, np.random.default_rng(1))
+    with pytest.raises(TypeError):
+        Conv2D(1, 2, 3, np.random.default_rng(1))
     c = Conv2D(1, 2, 3, rng=np.random.default_rng(1)).params["w"]
     assert c.shape == (2, 1, 3, 3)
 

@@ -138,7 +138,7 @@ def bench_mlp(rounds, n=60_000):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, D), dtype=np.float32)
     y = rng.integers(0, K, size=n)
-    model = Sequential([Dense(D, Hd, rng, dtype=np.float32), Activation("relu"), Dense(Hd, K, rng, dtype=np.float32)])
+    model = Sequential([Dense(D, Hd, rng=rng, dtype=np.float32), Activation("relu"), Dense(Hd, K, rng=rng, dtype=np.float32)])
 
     def nnlib_epoch():
         train(model, x, y, optimizer="sgd", lr=0.01, epochs=1, batch_size=B, rng=rng, progress=False)
@@ -199,9 +199,9 @@ def bench_cnn(target=0.95, max_epochs=12):
     rng = np.random.default_rng(0)
     f32 = np.float32
     model = Sequential([
-        Conv2D(1, 16, 3, rng, pad=1, dtype=f32), Activation("relu"), MaxPool(2),  # (N, 16, 8, 8)
-        Conv2D(16, 32, 3, rng, pad=1, dtype=f32), Activation("relu"), MaxPool(2),  # (N, 32, 4, 4)
-        Flatten(), Dense(512, 64, rng, dtype=f32), Activation("relu"), Dense(64, 10, rng, dtype=f32),
+        Conv2D(1, 16, 3, rng=rng, pad=1, dtype=f32), Activation("relu"), MaxPool(2),  # (N, 16, 8, 8)
+        Conv2D(16, 32, 3, rng=rng, pad=1, dtype=f32), Activation("relu"), MaxPool(2),  # (N, 32, 4, 4)
+        Flatten(), Dense(512, 64, rng=rng, dtype=f32), Activation("relu"), Dense(64, 10, rng=rng, dtype=f32),
     ])
     start = time.perf_counter()
     for epoch in range(1, max_epochs + 1):
