@@ -149,13 +149,7 @@ def _cmd_release(args) -> int:
 def _cmd_check(args) -> int:
     from autograder import notebook_check
 
-    try:
-        rows = notebook_check.check_notebook(args.notebook, timeout=args.timeout)
-    except Exception as exc:  # noqa: BLE001 - unreadable notebook: the one failing exit
-        print(f"error: cannot read {args.notebook}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
-    print(notebook_check.format_table(rows))
-    return 0
+    return notebook_check.report(args.notebook, timeout=args.timeout)
 
 
 def _cmd_grade(args) -> int:

@@ -47,7 +47,12 @@ read and exec'd, module reloaded)                             (stubs in the sand
                                                               ``softmax``, which draws inputs; ch. 3:
                                                               ``two_layer_loss``, handed to student
                                                               code, and the affine layers it calls),
-                                                              named in the report; the similarity
+                                                              named in the report; NOR for the
+                                                              catalogues' own pure-numpy references
+                                                              (case drawing and blame run in the
+                                                              kernel, so they stay callable, guarded
+                                                              only by the call detector, which can be
+                                                              switched off); the similarity
                                                               report lists close copies, never deducts
 hard-code outputs                                             protected: inputs drawn from a fresh seed
 write ``nnlib/``, ``autograder/``, the venv, the repository   protected: read-only or invisible

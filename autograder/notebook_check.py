@@ -207,3 +207,17 @@ def format_table(rows: list[Row]) -> str:
         lines.append(f"Graded by hand later: {', '.join(r.grade_id for r in manual)} "
                      f"({_fmt(sum(r.points for r in manual))} points)")
     return "\n".join(lines)
+
+
+def report(path: Path, timeout: int = 120) -> int:
+    """``check NOTEBOOK`` for the command lines (the instructor's and the student edition's): print the
+    table; exit status 0, or 2 with one line on stderr when the notebook cannot be read."""
+    import sys
+
+    try:
+        rows = check_notebook(path, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - unreadable notebook: the one failing exit
+        print(f"error: cannot read {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    print(format_table(rows))
+    return 0

@@ -63,8 +63,7 @@ def main(argv=None) -> int:
         return subprocess.call(command, env=env, cwd=EDITION / "work")
     from autograder import notebook_check
 
-    print(notebook_check.format_table(notebook_check.check_notebook(args.notebook)))
-    return 0
+    return notebook_check.report(args.notebook)
 
 
 if __name__ == "__main__":
