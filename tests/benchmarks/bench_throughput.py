@@ -29,9 +29,15 @@ the same (not measured). Each machine also pays each chapter's setup once. Machi
 core-hours are those of the work itself. A second column counts feedback as ``grade`` runs it today: after the
 autograde phase, in one process, so on a 16-core machine it does not shrink with the cores.
 
-Prints the command line, the machine (cores, load averages before and after: the machine is shared, and
-other work on it makes every number here larger) and a JSON dump of the raw numbers (``--json PATH`` writes it).
-Not a test; nothing is written to the repo.
+Prints the command line, the machine (cores, load averages before and after, and for each batch how many
+cores the whole machine kept busy: the machine is shared, and other work on it makes every number here larger)
+and a JSON dump of the raw numbers (``--json PATH`` writes it). Not a test; nothing is written to the repo.
+
+The grader's code is imported from where this script lies (or from PYTHONPATH). To measure the committed
+code while others edit the working tree (every batch starts fresh nbgrader processes that import it anew):
+
+    rm -rf /tmp/nn-head && mkdir /tmp/nn-head && git archive HEAD | tar -x -C /tmp/nn-head
+    PYTHONPATH=/tmp/nn-head nice python /tmp/nn-head/tests/benchmarks/bench_throughput.py -n 8
 """
 
 from __future__ import annotations
@@ -59,22 +65,37 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def _busy() -> float:
+    """CPU seconds the whole machine has spent busy (every process, ours and others'), from /proc/stat.
+
+    (getrusage cannot count the grading kernels: they run in their own sandboxes, not as children
+    this process reaps.)"""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return float("nan")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already in user
+    return (total - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def _grade(course: Path, chapter: str, subs: Path, out: Path, jobs: int) -> dict:
     """One sandboxed batch without feedback; returns its raw numbers."""
     from autograder import grading
 
     time.sleep(PAUSE)
     load = _load()
-    t = time.perf_counter()
+    t, busy = time.perf_counter(), _busy()
     result = grading.grade(course, chapter, subs, out, jobs=jobs, feedback=False, progress=False,
                            log=lambda m: None)
-    wall = time.perf_counter() - t
+    wall, busy = time.perf_counter() - t, _busy() - busy
     each = [o.seconds for o in result.outcomes]
     med = statistics.median(each)
     return {
         "jobs": jobs,
         "n": len(result.outcomes),
         "wall": wall,
+        "machine_busy_cores": busy / wall,  # during the batch, every process on the machine
         "setup": result.phases["setup"],
         "autograde": result.phases["autograde"],
         "student_seconds": each,
@@ -113,7 +134,8 @@ def measure(root: Path, chapter: str, n: int, jobs_list: list[int], work: Path) 
         r["nb_per_core_hour"] = 3600 / r["core_s_per_nb"]
         runs.append(r)
         print(f"  jobs={j}: wall {r['wall']:.1f} s (setup {r['setup']:.1f} s, autograde {r['autograde']:.1f} s); "
-              f"{r['s_per_nb']:.2f} s/notebook, {r['core_s_per_nb']:.2f} core-s/notebook; per student median "
+              f"{r['s_per_nb']:.2f} s/notebook, {r['core_s_per_nb']:.2f} core-s/notebook; machine busy "
+              f"{r['machine_busy_cores']:.2f} of {os.cpu_count()} cores (all processes); per student median "
               f"{r['student_median']:.1f} s; load before {r['load_before'][0]:.2f}"
               + (f"; STALLS {r['stalls']}" if r["stalls"] else "")
               + (f"; FAILED {r['failed']}" if r["failed"] else ""), flush=True)
@@ -229,9 +251,10 @@ def main(argv=None) -> int:
             results[ch] = measure(root, ch, args.n, jobs_list, Path(tmp) / ch)
     top_j = max(jobs_list)
 
-    print(f"\nPer chapter ({args.n} notebooks per batch; core-s/nb = autograde wall x jobs / n; setup apart)")
+    print(f"\nPer chapter ({args.n} notebooks per batch; core-s/nb = autograde wall x jobs / n, setup apart; "
+          f"busy = cores the whole machine kept busy during the batch, ours and other people's)")
     head = (f"  {'chapter':<18} {'jobs':>4} {'wall s':>7} {'setup s':>7} {'autogr s':>8} {'s/nb':>6} "
-            f"{'core-s/nb':>9} {'nb/core-h':>9} {'eff':>5} {'feedback s/nb':>13}")
+            f"{'core-s/nb':>9} {'nb/core-h':>9} {'busy':>5} {'eff':>5} {'feedback s/nb':>13}")
     print(head)
     print("  " + "-" * (len(head) - 2))
     for ch, m in results.items():
@@ -241,7 +264,8 @@ def main(argv=None) -> int:
             e = f"{eff:.2f}" if (eff is not None and r["jobs"] == top_j) else ""
             fb = f"{m['feedback']['per_notebook']:.2f}" if r["jobs"] == top_j else ""
             print(f"  {ch:<18} {r['jobs']:>4} {r['wall']:>7.1f} {r['setup']:>7.1f} {r['autograde']:>8.1f} "
-                  f"{r['s_per_nb']:>6.2f} {r['core_s_per_nb']:>9.2f} {r['nb_per_core_hour']:>9.0f} {e:>5} {fb:>13}")
+                  f"{r['s_per_nb']:>6.2f} {r['core_s_per_nb']:>9.2f} {r['nb_per_core_hour']:>9.0f} "
+                  f"{r['machine_busy_cores']:>5.2f} {e:>5} {fb:>13}")
     effs = [m["efficiency"] for m in results.values() if m["efficiency"] is not None]
     if effs:
         print(f"  scaling efficiency jobs={top_j} vs jobs=1: median {statistics.median(effs):.2f} "
