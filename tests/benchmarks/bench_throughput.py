@@ -149,8 +149,8 @@ def measure(root: Path, chapter: str, n: int, jobs_list: list[int], work: Path) 
     print(f"  feedback: 1 student {fb['one']:.1f} s, {len(students)} students {fb['all']:.1f} s = "
           f"{fb['per_notebook']:.2f} s/notebook (marginal {fb['marginal']:.2f} s, fixed {fb['fixed']:.1f} s)",
           flush=True)
-    for r in runs:
-        r.pop("scores")
+    print(f"  scores at jobs={last['jobs']} (cycle: perfect, untouched, partial): "
+          + " ".join(f"{v:g}" for _, v in sorted(last["scores"].items())), flush=True)
     return {"runs": runs, "feedback": fb}
 
 
