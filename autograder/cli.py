@@ -36,11 +36,13 @@ commands:
         `nbgrader autograde --student X` per student in a private course folder, each student's
         kernel in a sandbox (bubblewrap: no network, no view of solutions/ or other files), with
         time and memory limits and a progress bar; the points of each graded cell are decided
-        outside the sandbox; record the grades in COURSE_DIR/gradebook.db, then generate feedback
-        and the grades CSV (so `feedback` and `export` are part of `grade`). Refuses to run
-        without a sandbox unless --unsafe-no-sandbox.
+        outside the sandbox; record the grades in the course's gradebook, then generate feedback,
+        the grades CSV and the report (so `feedback` and `export` are part of `grade`). Refuses to
+        run without a sandbox unless --unsafe-no-sandbox. --shard K/N grades only the students of
+        shard K of N (a hash of the id), for N machines sharing one PostgreSQL gradebook.
   feedback CHAPTER      (re)generate feedback HTML from the gradebook (hidden tests cleared)
-  export CHAPTER        (re)write the grades CSV from the gradebook
+  export CHAPTER        (re)write the grades CSV and the report from the gradebook (every
+                        student, whichever batch or machine graded it)
   lms-export {canvas,moodle}
         turn every COURSE_DIR/reports/<chapter>-grades.csv into the CSV the LMS imports
         (COURSE_DIR/reports/canvas-import.csv, or moodle-<chapter>.csv per chapter).
@@ -49,7 +51,9 @@ commands:
         submissions, graded, with the report, feedback and CSV paths and the score table.
 
 outputs of grade / feedback / export (COURSE_DIR defaults to ROOT/course, git-ignored):
-  COURSE_DIR/gradebook.db                            nbgrader's gradebook (formgrader can open it)
+  COURSE_DIR/gradebook.db                            nbgrader's gradebook (formgrader can open it),
+                                                      unless nbgrader_config.py sets
+                                                      c.CourseDirectory.db_url (e.g. PostgreSQL)
   COURSE_DIR/autograded/<student>/<chapter>/          executed, graded notebooks
   COURSE_DIR/feedback/<student>/<chapter>/*.html      feedback for students
   COURSE_DIR/reports/<chapter>-grades.csv             student, chapter, score, max_score,
@@ -111,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="grade without the per-submission sandbox (bubblewrap): student code then runs with "
                         "the grader's rights. Without it, grade refuses to run where no sandbox is available")
+    p.add_argument("--shard", default=None, metavar="K/N",
+                   help="grade only shard K of N (students split by a hash of their id), e.g. 1/3 on the "
+                        "first of three machines writing into one PostgreSQL gradebook")
     p.add_argument("--no-fork", action="store_true",
                    help="start every nbgrader process from scratch instead of forking a warm one "
                         "(about 1 s more per student)")
@@ -120,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     _grading_options(p)
     p.add_argument("--student", default=None, help="one student (default: all)")
 
-    p = sub.add_parser("export", parents=[common], help="write the grades CSV from the gradebook")
+    p = sub.add_parser("export", parents=[common], help="write the grades CSV and the report from the gradebook")
     p.add_argument("chapter", metavar="CHAPTER")
     _grading_options(p)
     p.add_argument("--output", type=Path, default=None,
@@ -153,14 +160,19 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_grade(args) -> int:
-    from autograder import grading
+    from autograder import gradebook, grading
 
+    try:
+        shard = gradebook.parse_shard(args.shard) if args.shard else None
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         result = grading.grade(args.root, args.chapter, args.submissions, args.course_dir, jobs=args.jobs,
                                timeout=args.timeout, memory_limit=args.memory_limit,
                                feedback=not args.no_feedback, progress=not args.no_progress,
                                keep_workdirs=args.keep_workdirs, fork=not args.no_fork,
-                               unsafe_no_sandbox=args.unsafe_no_sandbox)
+                               unsafe_no_sandbox=args.unsafe_no_sandbox, shard=shard)
     except (FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -187,8 +199,15 @@ def _cmd_feedback(args) -> int:
 def _cmd_export(args) -> int:
     from autograder import grading
 
-    path = grading.export_csv(args.root, args.chapter, _course_dir(args), path=args.output)
-    print(f"grades CSV: {path}")
+    from nbgrader.api import MissingEntry
+
+    try:
+        path = grading.export_csv(args.root, args.chapter, _course_dir(args), path=args.output)
+    except MissingEntry:
+        print(f"error: no {args.chapter} in the gradebook yet: grade it first", file=sys.stderr)
+        return 1
+    report = grading.write_report(args.root, args.chapter, _course_dir(args), csv_path=path)
+    print(f"grades CSV: {path}\nreport:     {report}")
     return 0
 
 

@@ -101,7 +101,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import nbg, sandbox, verdict
+from autograder import gradebook, nbg, sandbox, verdict
 from autograder.progress import Progress
 from autograder.zygote import Zygote, ZygoteDied
 
@@ -141,7 +141,7 @@ class BatchResult:
     sandbox_line: str = ""
     uids: list = field(default_factory=list)  # the sandbox uids the batch's kernels ran as
     judge_notes: list = field(default_factory=list)
-    similarity: list = field(default_factory=list)
+    shard_line: str = ""
 
 
 def _fmt(x) -> str:
@@ -153,15 +153,23 @@ def _fmt(x) -> str:
 
 
 class MasterGradebook:
-    """The course's gradebook file, written only here, one student at a time."""
+    """The course's gradebook, written only by the grader (the parent, never a student's process),
+    one student at a time.
 
-    def __init__(self, path: Path, course_id: str):
-        self.path = Path(path)
-        self.url = f"sqlite:///{self.path}"
+    A SQLite file lives on this machine: before each write we check that it is byte-identical to what
+    we last wrote, and put the last good copy back if anything else changed it. A database server
+    (PostgreSQL) is out of a sandbox's reach (no network), and several graders write into it at once,
+    each in its own transactions, each for students no other shard grades.
+    """
+
+    def __init__(self, url: str, course_id: str):
+        self.url = url
+        self.path = gradebook.sqlite_path(url)
         self.course_id = course_id
         self.lock = threading.Lock()
         self.incidents: list[str] = []
-        self._snapshot()
+        if self.path is not None:
+            self._snapshot()
 
     def _snapshot(self) -> None:
         self._bytes = self.path.read_bytes()
@@ -169,6 +177,8 @@ class MasterGradebook:
 
     def verify(self, context: str) -> None:
         """Put the last good copy back if the file changed since we last wrote it."""
+        if self.path is None:
+            return
         for extra in (Path(str(self.path) + "-journal"), Path(str(self.path) + "-wal")):
             if extra.exists():
                 extra.unlink()
@@ -180,7 +190,7 @@ class MasterGradebook:
                                   f"(noticed {context}); restored the last good copy")
 
     def write(self, fn, context: str) -> None:
-        """Run ``fn(gradebook)``; all or nothing (the file is put back if ``fn`` fails)."""
+        """Run ``fn(gradebook)``; all or nothing (a SQLite file is put back if ``fn`` fails)."""
         with self.lock:
             self.verify(context)
             from nbgrader.api import Gradebook
@@ -190,11 +200,17 @@ class MasterGradebook:
                     # nbgrader's add_submission triggers a harmless SQLAlchemy autoflush warning.
                     warnings.filterwarnings("ignore", message=".*not in session.*")
                     with Gradebook(self.url, self.course_id) as gb:
-                        fn(gb)
+                        try:
+                            fn(gb)
+                        except BaseException:
+                            gb.db.rollback()
+                            raise
             except BaseException:
-                self.path.write_bytes(self._bytes)
+                if self.path is not None:
+                    self.path.write_bytes(self._bytes)
                 raise
-            self._snapshot()
+            if self.path is not None:
+                self._snapshot()
 
 
 def _structure(gb, chapter: str) -> dict:
@@ -202,29 +218,31 @@ def _structure(gb, chapter: str) -> dict:
     return {nb.name: sorted((gc.name, float(gc.max_score)) for gc in nb.grade_cells) for nb in a.notebooks}
 
 
-def ensure_master(root: Path, chapter: str, template: Path, course_dir: Path, course_id: str,
-                  zygote=None) -> Path:
-    """Make sure ``course_dir/gradebook.db`` holds the chapter, as the template does."""
+def ensure_master(root: Path, chapter: str, template: Path, url: str, course_id: str, zygote=None) -> str:
+    """Make sure the course's gradebook (``url``) holds the chapter as the template does, and our
+    tables. Several shards may start at once: one at a time does this, the others then find it done."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    master = course_dir / "gradebook.db"
-    if not master.exists():
-        shutil.copyfile(template / "gradebook.db", master)
-        return master
-    with Gradebook(f"sqlite:///{template / 'gradebook.db'}", course_id) as gb:
-        want = _structure(gb, chapter)
-    try:
-        with Gradebook(f"sqlite:///{master}", course_id) as gb:
-            have = _structure(gb, chapter)
-    except MissingEntry:
-        have = None
-    if have != want:  # add or update the chapter in the master gradebook with nbgrader itself
-        rc, text = nbg.run_nbgrader(["generate_assignment", chapter, "--force",
-                                     *nbg.path_args(template, db=master)], template, zygote=zygote)
-        if rc != 0:
-            raise nbg.NbgraderError("could not add the chapter to the master gradebook:\n"
-                                    + nbg.last_error_lines(text))
-    return master
+    with gradebook.exclusive(url, f"setup {course_id}"):
+        path = gradebook.sqlite_path(url)
+        if path is not None and not path.exists():
+            shutil.copyfile(template / "gradebook.db", path)
+        with Gradebook(f"sqlite:///{template / 'gradebook.db'}", course_id) as gb:
+            want = _structure(gb, chapter)
+        try:
+            with Gradebook(url, course_id) as gb:  # creates nbgrader's tables in a new database
+                have = _structure(gb, chapter)
+        except MissingEntry:
+            have = None
+        if have != want:  # add or update the chapter in the course's gradebook with nbgrader itself
+            rc, text = nbg.run_nbgrader(["generate_assignment", chapter, "--force",
+                                         *nbg.path_args(template, db_url=url)], template, zygote=zygote,
+                                        env=nbg.gradebook_env(url))
+            if rc != 0:
+                raise nbg.NbgraderError("could not add the chapter to the course's gradebook:\n"
+                                        + nbg.last_error_lines(text))
+        gradebook.ensure_tables(url)
+    return url
 
 
 # ---------------------------------------------------------------------------------------------
@@ -635,8 +653,9 @@ def _verdict_outputs(v) -> list:
     return [new_output("error", ename=ename, evalue=r.message, traceback=[f"{ename}: {r.message}"])]
 
 
-def merge(gb, chapter: str, out: Outcome) -> None:
-    """Write one student's results into the master gradebook (``gb``)."""
+def merge(gb, chapter: str, out: Outcome, *, graded_by: str = "", answers: dict | None = None) -> None:
+    """Write one student's results into the course's gradebook (``gb``): nbgrader's grades and our
+    outcome row, committed together."""
     gb.update_or_create_student(out.student)
     from nbgrader.api import MissingEntry
 
@@ -651,6 +670,8 @@ def merge(gb, chapter: str, out: Outcome) -> None:
                 auto = min(max(float(auto), 0.0), float(g.max_score))
             g.auto_score = auto
             g.needs_manual_grade = manual if out.ok else False
+    gradebook.record_outcome(gb.db, gb.course_id, chapter, out.student, status=out.status, notes=out.notes,
+                             seconds=out.seconds, graded_by=graded_by, answers=answers or {})
     gb.db.commit()
 
 
@@ -667,36 +688,36 @@ def generate_feedback(root: Path, chapter: str, course_dir: Path, students: list
     """``nbgrader generate_feedback`` for the chapter; returns (feedback folder, problems)."""
     course_dir = Path(course_dir).resolve()
     course_id = course_id or nbg.course_id(root)
+    url = gradebook.url_for(root, course_dir)
     problems = []
     with tempfile.TemporaryDirectory(prefix="nn-feedback-") as tmp:
         w = _workdir_for(root, Path(tmp))
-        args = [*nbg.path_args(course_dir, db=course_dir / "gradebook.db", logdir=w),
-                f"--CourseDirectory.course_id={course_id}"]
+        args = [*nbg.path_args(course_dir, db_url=url, logdir=w), f"--CourseDirectory.course_id={course_id}"]
         pattern = students[0] if students and len(students) == 1 else "*"
         rc, text = nbg.run_nbgrader(["generate_feedback", chapter, f"--student={pattern}", "--force", *args],
-                                    w, zygote=zygote)
+                                    w, zygote=zygote, env=nbg.gradebook_env(url))
         if rc != 0:
             problems.append("nbgrader generate_feedback failed: " + nbg.last_error_lines(text, 3))
     return course_dir / "feedback", problems
 
 
-def status_file(course_dir: Path, chapter: str) -> Path:
-    return Path(course_dir) / "reports" / f"{chapter}-status.json"
+NO_RECORD = "no grading record (graded by stock nbgrader, or its grading was interrupted: grade it again)"
 
 
 def export_csv(root: Path, chapter: str, course_dir: Path, course_id: str | None = None,
                path: Path | None = None) -> Path:
-    """Write the chapter's grades table; one row per student with a submission."""
+    """Write the chapter's grades table from the gradebook: one row per student with a submission,
+    whichever machine or batch graded it."""
     from nbgrader.api import Gradebook
 
     course_dir = Path(course_dir)
     course_id = course_id or nbg.course_id(root)
+    url = gradebook.url_for(root, course_dir)
     order = grade_order(root, chapter)
     path = Path(path) if path else course_dir / "reports" / f"{chapter}-grades.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf = status_file(course_dir, chapter)
-    statuses = json.loads(sf.read_text()) if sf.exists() else {}
-    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}", course_id) as gb:
+    statuses = {s: o["status"] for s, o in gradebook.outcomes(url, course_id, chapter).items()}
+    with Gradebook(url, course_id) as gb:
         assignment = gb.find_assignment(chapter)
         cells = []
         for nb in sorted(assignment.notebooks, key=lambda n: n.name):
@@ -711,7 +732,7 @@ def export_csv(root: Path, chapter: str, course_dir: Path, course_id: str | None
             grades = {(nb.name, g.name): g.score for nb in sub.notebooks for g in nb.grades}
             row = [sub.student.id, chapter, _fmt(sub.score), _fmt(sub.max_score)]
             row += [_fmt(grades.get(key)) for key in cells]
-            row.append(statuses.get(sub.student.id, "graded"))
+            row.append(statuses.get(sub.student.id, NO_RECORD))
             rows.append(row)
     with open(path, "w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
@@ -751,7 +772,9 @@ def find_students(submissions: Path, chapter: str) -> tuple[Path, list[str]]:
 def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None = None, *,
           jobs: int | None = None, timeout: int | None = None, memory_limit: int = 2048, feedback: bool = True,
           progress: bool = True, keep_workdirs: bool = False, fork: bool = True,
-          unsafe_no_sandbox: bool = False, log=print) -> BatchResult:
+          unsafe_no_sandbox: bool = False, shard: tuple[int, int] | None = None, log=print) -> BatchResult:
+    """Grade every submission of ``chapter`` in ``submissions`` (with ``shard=(K, N)``: only the
+    students of shard K of N, see ``gradebook.shard_of``) into the course's gradebook."""
     root = Path(root).resolve()
     if unsafe_no_sandbox:
         sandbox_line = ("WARNING: graded WITHOUT a sandbox (--unsafe-no-sandbox): student code ran with the "
@@ -768,6 +791,11 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
     course_dir.mkdir(parents=True, exist_ok=True)
     nbg.write_course_config(root, course_dir)  # stock nbgrader and formgrader started there use this gradebook
     submitted, students = find_students(Path(submissions).resolve(), chapter)
+    n_found = len(students)
+    if shard is not None:
+        students = [s for s in students if gradebook.shard_of(s, shard[1]) == shard[0]]
+    graded_by = gradebook.grader_name(shard)
+    url = gradebook.url_for(root, course_dir)
     jobs = max(1, jobs or os.cpu_count() or 1)
     course_id = nbg.course_id(root)
     timeout = int(timeout or nbg.config_value(root, "Execute", "timeout", 120))
@@ -784,8 +812,7 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
         template = tmp / "template"
         release_dir = nbg.generate_assignment(root, chapter, template, zygote=zygote)
         notebooks = sorted(p.stem for p in release_dir.glob("*.ipynb"))
-        master = MasterGradebook(ensure_master(root, chapter, template, course_dir, course_id, zygote),
-                                 course_id)
+        master = MasterGradebook(ensure_master(root, chapter, template, url, course_id, zygote), course_id)
         import nbformat
 
         n_code = sum(1 for name in notebooks
@@ -815,8 +842,10 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
                                  timeout=timeout, memory_limit=memory_limit, wall_limit=wall_limit,
                                  threads_env=threads_env, zygote=zygote, judge=judge)()
             if STUDENT_RE.match(student):
+                answers = student_answers(submitted / student / chapter, notebooks)
                 try:
-                    master.write(lambda gb: merge(gb, chapter, out), f"after grading {student}")
+                    master.write(lambda gb: merge(gb, chapter, out, graded_by=graded_by, answers=answers),
+                                 f"after grading {student}")
                     _install_autograded(out, course_dir, chapter)
                 except Exception as exc:  # noqa: BLE001
                     out.status = f"failed: could not record the grade ({type(exc).__name__}: {exc})"
@@ -838,14 +867,10 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
         result.sandbox_line = sandbox_line
         result.uids = [u for u in (judge.lease.uids if judge.lease else []) if u is not None]
         result.judge_notes = _judge_notes(judge)
-        result.similarity = similarity_report(root, chapter, submitted, students, notebooks, judge.catalogue)
         result.phases["setup"] = t_setup
         result.phases["autograde"] = time.monotonic() - t_start - t_setup
-        sf = status_file(course_dir, chapter)
-        sf.parent.mkdir(parents=True, exist_ok=True)
-        statuses = json.loads(sf.read_text()) if sf.exists() else {}
-        statuses.update({o.student: o.status for o in result.outcomes})
-        sf.write_text(json.dumps(statuses, indent=1, sort_keys=True) + "\n")
+        result.shard_line = (f"{len(students)} of the {n_found} submission folder(s) are in shard "
+                             f"{shard[0]}/{shard[1]}" if shard else "")
         if feedback:
             graded = [o.student for o in result.outcomes if o.ok]
             if graded:
@@ -853,9 +878,11 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
                                                                   graded, course_id, zygote)
                 result.incidents.extend(problems)
         result.phases["feedback"] = time.monotonic() - t_start - t_setup - result.phases["autograde"]
-        result.csv_path = export_csv(root, chapter, course_dir, course_id)
         result.seconds = time.monotonic() - t_start
-        result.report_path = write_report(result)
+        gradebook.record_batch(url, course_id, chapter, graded_by, batch_summary(result))
+        result.csv_path = export_csv(root, chapter, course_dir, course_id)
+        result.report_path = write_report(root, chapter, course_dir, course_id, csv_path=result.csv_path,
+                                          feedback_dir=result.feedback_dir)
         return result
     finally:
         if judge is not None:
@@ -898,7 +925,8 @@ SIMILARITY_MIN_TOKENS = 60  # shorter answers (a one-line formula) look alike wh
 
 
 def _functions(source: str) -> dict:
-    """{name: normalised tokens} for the top-level functions of a cell's source."""
+    """{name: normalised source} of the top-level functions of a cell's source that are long enough
+    to compare."""
     import ast
 
     found = {}
@@ -910,53 +938,70 @@ def _functions(source: str) -> dict:
         return found
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
-            toks = verdict.tokens(ast.unparse(node))
-            if len(toks) >= SIMILARITY_MIN_TOKENS:
-                found[node.name] = toks
+            code = ast.unparse(node)
+            if len(verdict.tokens(code)) >= SIMILARITY_MIN_TOKENS:
+                found[node.name] = code
     return found
 
 
-def similarity_report(root: Path, chapter: str, submitted: Path, students: list[str], notebooks: list[str],
-                      catalogue) -> list[str]:
-    """Pairs of answers (student-student, student-nnlib) whose normalised code is alike."""
+def student_answers(folder: Path, notebooks: list[str]) -> dict:
+    """{function name: normalised source} of a submission's notebooks (kept in the gradebook, so that
+    the class is compared as a whole whichever machine graded whom)."""
+    funcs = {}
+    for name in notebooks:
+        path = Path(folder) / f"{name}.ipynb"
+        try:
+            if path.is_symlink() or not path.is_file() or path.stat().st_size > 20 * 2**20:
+                continue
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            for cell in nb.get("cells", []):
+                if cell.get("cell_type") != "code":
+                    continue
+                src = cell.get("source", "")
+                funcs.update(_functions("".join(src) if isinstance(src, list) else str(src)))
+        except Exception:  # noqa: BLE001 - unreadable: nothing to compare
+            continue
+    return funcs
+
+
+def _alike(a: list[str], b: list[str]) -> float:
+    """Similarity of two token lists, 0 when a cheap upper bound already rules the pair out."""
+    import difflib
+
+    if not a or not b:
+        return 0.0
+    m = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if m.real_quick_ratio() < SIMILARITY_THRESHOLD or m.quick_ratio() < SIMILARITY_THRESHOLD:
+        return 0.0
+    return m.ratio()
+
+
+def similarity_report(answers: dict, catalogue) -> list[str]:
+    """Pairs of answers (student-student, student-nnlib) whose normalised code is alike;
+    ``answers`` is {student: {function: normalised source}}."""
     import inspect
 
-    answers: dict[str, dict] = {}
-    for student in students:
-        funcs = {}
-        for name in notebooks:
-            path = submitted / student / chapter / f"{name}.ipynb"
-            try:
-                if path.is_symlink() or not path.is_file() or path.stat().st_size > 20 * 2**20:
-                    continue
-                nb = json.loads(path.read_text(encoding="utf-8"))
-                for cell in nb.get("cells", []):
-                    if cell.get("cell_type") != "code":
-                        continue
-                    src = cell.get("source", "")
-                    src = "".join(src) if isinstance(src, list) else str(src)
-                    funcs.update(_functions(src))
-            except Exception:  # noqa: BLE001 - unreadable: nothing to compare
-                continue
-        answers[student] = funcs
+    students = sorted(answers)
+    toks = {s: {f: verdict.tokens(code) for f, code in answers[s].items()} for s in students}
     reference = {}
     if catalogue is not None:
         for name, ex in catalogue.exercises.items():
             try:
-                reference[name] = _functions(inspect.getsource(ex.answer)).get(ex.answer.__name__)
+                code = _functions(inspect.getsource(ex.answer)).get(ex.answer.__name__)
+                reference[name] = verdict.tokens(code) if code else None
             except Exception:  # noqa: BLE001
                 continue
     lines = []
     for student in students:
-        for fname, toks in sorted(answers[student].items()):
+        for fname, t in sorted(toks[student].items()):
             ref = reference.get(fname)
             if ref:
-                r = verdict.similarity(toks, ref)
+                r = _alike(t, ref)
                 if r >= SIMILARITY_THRESHOLD:
                     lines.append(f"{student}: {fname} is {r:.0%} alike nnlib's answer")
     # Students whose answers are alike, grouped (linked pairs above the threshold), per function.
-    for fname in sorted({f for a in answers.values() for f in a}):
-        have = [s for s in students if fname in answers[s]]
+    for fname in sorted({f for a in toks.values() for f in a}):
+        have = [s for s in students if fname in toks[s]]
         group = {s: s for s in have}
 
         def find(s):
@@ -967,7 +1012,7 @@ def similarity_report(root: Path, chapter: str, submitted: Path, students: list[
         best = {}
         for i, a in enumerate(have):
             for b in have[i + 1:]:
-                r = verdict.similarity(answers[a][fname], answers[b][fname])
+                r = _alike(toks[a][fname], toks[b][fname])
                 if r >= SIMILARITY_THRESHOLD:
                     ra, rb = find(a), find(b)
                     group[rb] = ra
@@ -1003,50 +1048,89 @@ def _make_writable(path: Path) -> None:
             pass
 
 
-def score_table(result: BatchResult) -> str:
-    from nbgrader.api import Gradebook
+def batch_summary(result: BatchResult) -> dict:
+    """What the report keeps of one ``grade`` run (stored in the gradebook's ``autograder_batch``)."""
+    n_ok = sum(o.ok for o in result.outcomes)
+    line = (f"{len(result.outcomes)} submission(s), {n_ok} graded, {len(result.outcomes) - n_ok} failed, in "
+            f"{result.seconds:.1f} s (" + ", ".join(f"{k} {v:.1f} s" for k, v in result.phases.items()) + ")")
+    return {"sandbox": result.sandbox_line, "line": line, "shard": result.shard_line,
+            "verdicts": result.judge_notes, "incidents": result.incidents}
 
-    scores = {}
-    with Gradebook(f"sqlite:///{result.course_dir / 'gradebook.db'}", result.course_id) as gb:
-        for o in result.outcomes:
-            try:
-                sub = gb.find_submission(result.chapter, o.student)
-                scores[o.student] = (sub.score, sub.max_score)
-            except Exception:  # noqa: BLE001
-                scores[o.student] = (None, None)
-    w = max([len("student")] + [len(o.student) for o in result.outcomes])
-    lines = [f"{'student':<{w}}  {'score':>9}  {'time':>6}  status", f"{'-' * w}  {'-' * 9}  {'-' * 6}  {'-' * 40}"]
-    for o in result.outcomes:
-        s, m = scores[o.student]
-        sc = f"{_fmt(s)} / {_fmt(m)}" if m is not None else "-"
-        lines.append(f"{o.student:<{w}}  {sc:>9}  {o.seconds:5.1f}s  {o.status}")
-        for note in o.notes:
+
+def score_table(chapter: str, scores: dict, records: dict) -> str:
+    """One line per student (and one per note): score, grading time, status, and which machine and
+    shard graded it when more than one did."""
+    students = sorted(set(scores) | set(records))
+    graders = {records[s]["graded_by"] for s in students if s in records}
+    w = max([len("student")] + [len(s) for s in students])
+    head = f"{'student':<{w}}  {'score':>9}  {'time':>6}  "
+    lines = [head + "status" + ("  [graded by]" if len(graders) > 1 else ""),
+             f"{'-' * w}  {'-' * 9}  {'-' * 6}  {'-' * 40}"]
+    for s in students:
+        score, max_score = scores.get(s, (None, None))
+        rec = records.get(s, {"status": NO_RECORD, "notes": [], "seconds": None, "graded_by": ""})
+        sc = f"{_fmt(score)} / {_fmt(max_score)}" if max_score is not None else "-"
+        t = f"{rec['seconds']:5.1f}s" if rec["seconds"] is not None else "     -"
+        by = f"  [{rec['graded_by']}]" if len(graders) > 1 else ""
+        lines.append(f"{s:<{w}}  {sc:>9}  {t:>6}  {rec['status']}{by}")
+        for note in rec["notes"]:
             lines.append(f"{'':<{w}}  {'':>9}  {'':>6}    - {note}")
     return "\n".join(lines)
 
 
-def write_report(result: BatchResult) -> Path:
-    path = result.course_dir / "reports" / f"{result.chapter}-report.txt"
+def write_report(root: Path, chapter: str, course_dir: Path, course_id: str | None = None, *,
+                 csv_path: Path | None = None, feedback_dir: Path | None = None) -> Path:
+    """``COURSE_DIR/reports/<chapter>-report.txt``, built from the gradebook alone: every student once
+    (whichever batch or machine graded it), the class-wide similarity, and every batch, newest first.
+    The first line says how the code ran: a batch graded without the sandbox is named there."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    root, course_dir = Path(root), Path(course_dir)
+    course_id = course_id or nbg.course_id(root)
+    url = gradebook.url_for(root, course_dir)
+    records = gradebook.outcomes(url, course_id, chapter)
+    runs = gradebook.batches(url, course_id, chapter)
+    scores = {}
+    with Gradebook(url, course_id) as gb:
+        try:
+            for sub in gb.find_assignment(chapter).submissions:
+                scores[sub.student.id] = (sub.score, sub.max_score)
+        except MissingEntry:
+            pass
+    sandbox_lines = sorted({r["sandbox"] for r in runs if r.get("sandbox")}, key=lambda x: not x.startswith("WARNING"))
+    n_ok = sum(r["status"] == "graded" for r in records.values())
+    machines = {r["graded_by"].split(",")[0] for r in runs}
+    text = sandbox_lines + [
+        f"Chapter {chapter}: {len(scores)} student(s) in the gradebook, {n_ok} graded, "
+        f"{len(records) - n_ok} failed" + (f", {len(scores) - len(records)} without a grading record"
+                                           if len(scores) > len(records) else "")
+        + f"; {len(runs)} batch(es) on {len(machines)} machine(s)"]
+    if runs:
+        latest = runs[0]
+        text += [f"Latest batch ({latest['graded_by']}, {latest['finished_at']:%Y-%m-%d %H:%M} UTC): " + latest["line"]
+                 + (f"; {latest['shard']}" if latest.get("shard") else "")]
+    text += ["", score_table(chapter, scores, records)]
+    if runs and runs[0]["verdicts"]:
+        text += ["", "Verdicts:"] + [f"  - {i}" for i in runs[0]["verdicts"]]
+    incidents = [(r, i) for r in runs for i in r["incidents"]]
+    if incidents:
+        text += ["", "Incidents:"] + [f"  - {i}" + (f" [{r['graded_by']}, {r['finished_at']:%Y-%m-%d %H:%M}]"
+                                                   if len(runs) > 1 else "") for r, i in incidents]
+    catalogue = verdict.find_catalogue(root, chapter)
+    similar = similarity_report({s: r["answers"] for s, r in records.items()}, catalogue)
+    text += ["", "Similarity (normalised code, the whole class; for the instructor to judge; never deducted):"]
+    text += [f"  - {line}" for line in similar] or ["  - no pair above the threshold"]
+    if len(runs) > 1:
+        text += ["", "Batches, newest first:"]
+        text += [f"  - {r['finished_at']:%Y-%m-%d %H:%M} UTC, {r['graded_by']}: {r['line']}"
+                 + (f"; {r['shard']}" if r.get("shard") else "") for r in runs]
+    feedback_dir = feedback_dir or (course_dir / "feedback" if (course_dir / "feedback").is_dir() else None)
+    text += ["", f"gradebook: {gradebook.shown(url)}",
+             f"grades CSV: {csv_path or course_dir / 'reports' / f'{chapter}-grades.csv'}",
+             f"feedback:   {feedback_dir or '(not generated)'}"
+             + ("/<student>/" + chapter + "/*.html" if feedback_dir else ""),
+             f"autograded: {course_dir / 'autograded'}/<student>/{chapter}/ (on the machine that graded each)"]
+    path = course_dir / "reports" / f"{chapter}-report.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
-    n_ok = sum(o.ok for o in result.outcomes)
-    text = ([result.sandbox_line] if result.sandbox_line else []) + [
-            f"Chapter {result.chapter}: {len(result.outcomes)} submission(s), {n_ok} graded, "
-            f"{len(result.outcomes) - n_ok} failed, in {result.seconds:.1f} s ("
-            + ", ".join(f"{k} {v:.1f} s" for k, v in result.phases.items()) + ")",
-            "", score_table(result)]
-    if result.judge_notes:
-        text += ["", "Verdicts:"] + [f"  - {i}" for i in result.judge_notes]
-    if result.incidents:
-        text += ["", "Incidents:"] + [f"  - {i}" for i in result.incidents]
-    text += ["", "Similarity (normalised code, for the instructor to judge; never deducted):"]
-    text += [f"  - {line}" for line in result.similarity] or ["  - no pair above the threshold"]
-    text += ["", f"gradebook: {result.course_dir / 'gradebook.db'}",
-             f"grades CSV: {result.csv_path}",
-             f"feedback:   {result.feedback_dir or '(not generated)'}"
-             + ("/<student>/" + result.chapter + "/*.html" if result.feedback_dir else ""),
-             f"autograded: {result.course_dir / 'autograded'}/<student>/{result.chapter}/"]
-    report = "\n".join(text) + "\n"
-    if path.is_file():  # a late batch: its report first, the earlier batches' kept below
-        report += "\n" + "=" * 72 + "\nEarlier batches of this chapter (every grade is in the CSV):\n\n" + path.read_text()
-    path.write_text(report)
+    path.write_text("\n".join(text) + "\n")
     return path

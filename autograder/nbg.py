@@ -123,16 +123,31 @@ def course_id(root: Path) -> str:
     return config_value(root, "CourseDirectory", "course_id", "default_course")
 
 
-def path_args(workdir: Path, db: Path | None = None, logdir: Path | None = None) -> list[str]:
-    """Command-line settings that pin nbgrader to ``workdir`` (they override the config file)."""
-    db = Path(db) if db else Path(workdir) / "gradebook.db"
+def path_args(workdir: Path, db: Path | None = None, logdir: Path | None = None,
+              db_url: str | None = None) -> list[str]:
+    """Command-line settings that pin nbgrader to ``workdir`` (they override the config file), with
+    the gradebook ``db_url`` (its password left out: see ``gradebook_env``) or the SQLite file ``db``
+    (default ``workdir/gradebook.db``)."""
+    if db_url:
+        from autograder.gradebook import for_subprocess
+
+        db_url = for_subprocess(db_url)[0]
+    else:
+        db_url = f"sqlite:///{Path(db) if db else Path(workdir) / 'gradebook.db'}"
     return [
         f"--CourseDirectory.root={workdir}",
         f"--CourseDirectory.source_directory={SOURCE_DIR}",
         f"--CourseDirectory.release_directory={RELEASE_DIR}",
-        f"--CourseDirectory.db_url=sqlite:///{db}",
+        f"--CourseDirectory.db_url={db_url}",
         f"--NbGrader.logfile={Path(logdir or workdir) / '.nbgrader.log'}",
     ]
+
+
+def gradebook_env(db_url: str) -> dict:
+    """The environment of an nbgrader process given ``path_args(..., db_url=db_url)``."""
+    from autograder.gradebook import for_subprocess
+
+    return venv_env(for_subprocess(db_url)[1])
 
 
 def copy_tree(src: Path, dst: Path, *, notebooks: bool = True) -> None:

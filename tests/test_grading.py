@@ -252,10 +252,16 @@ def test_regrading_one_student_keeps_the_others(batch, tmp_path):
     assert [o.status for o in result.outcomes] == ["graded"]
     _, rows = _csv({"course_dir": course_dir})
     assert rows["zero"]["score"] == "5" and rows["partial"]["score"] == "2" and len(rows) == 10
+    # The report is built from the gradebook: every student once, the latest batch named, both batches listed.
     report = (course_dir / "reports" / f"{CHAPTER}-report.txt").read_text()
-    latest, earlier = report.split("Earlier batches of this chapter")
-    assert "1 submission(s)" in latest and "zero" in latest and "perfect" not in latest
-    assert "perfect" in earlier and "tamper" in earlier  # the first batch's report is kept
+    assert "10 student(s) in the gradebook, 7 graded, 3 failed; 2 batch(es) on 1 machine(s)" in report
+    assert "Latest batch (" in report and "): 1 submission(s), 1 graded, 0 failed" in report
+    table = report.split("Verdicts:")[0]
+    for student, score in (("zero", "5 / 5"), ("partial", "2 / 5"), ("perfect", "5 / 5"), ("broken", "0 / 5")):
+        (line,) = [ln for ln in table.splitlines() if ln.startswith(student + " ")]
+        assert score in line, line
+    batches = report.split("Batches, newest first:")[1].split("\n\n")[0].strip().splitlines()
+    assert len(batches) == 2 and "1 submission(s)" in batches[0] and "10 submission(s)" in batches[1]
 
 
 def test_plain_assert_tests_are_judged_by_nbgrader_and_reported(tmp_path):

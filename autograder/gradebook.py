@@ -1,0 +1,214 @@
+"""Where the course's grades live: nbgrader's gradebook, in SQLite or in one shared PostgreSQL.
+
+One setting chooses it: nbgrader's own ``c.CourseDirectory.db_url`` in the course's
+``nbgrader_config.py``. Unset, the gradebook is the SQLite file ``COURSE_DIR/gradebook.db``; set to a
+``postgresql://user@host/database`` URL, every machine that grades, and every stock nbgrader command
+and formgrader started in the course folder, read and write that one database. Keep the password out
+of the URL (``~/.pgpass`` or ``PGPASSWORD``); one in the URL is never put on a command line.
+
+Besides nbgrader's tables the database holds two of ours, so that the CSV and the report can be built
+from the gradebook alone, whichever machine graded whom:
+
+- ``autograder_outcome``: per (course, chapter, student), how the latest grading went (status, notes,
+  seconds, which machine and shard) and the student's functions as normalised source, compressed,
+  for the class-wide similarity report;
+- ``autograder_batch``: one row per ``grade`` run (machine, shard, counts, the batch's summary lines).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import fcntl
+import hashlib
+import json
+import os
+import zlib
+from pathlib import Path
+
+from sqlalchemy import (Column, DateTime, Float, Integer, LargeBinary, MetaData, String, Table, Text,
+                        create_engine, delete, insert, select, text)
+from sqlalchemy.engine import URL, make_url
+
+from autograder import nbg
+
+META = MetaData()
+OUTCOMES = Table(
+    "autograder_outcome", META,
+    Column("course_id", String(128), primary_key=True),
+    Column("chapter", String(128), primary_key=True),
+    Column("student", String(128), primary_key=True),
+    Column("status", Text, nullable=False),
+    Column("notes", Text, nullable=False),  # JSON list of strings
+    Column("seconds", Float),
+    Column("graded_by", String(256)),  # "host" or "host, shard 2/4"
+    Column("graded_at", DateTime),
+    Column("answers", LargeBinary),  # zlib(JSON {function name: normalised source})
+)
+BATCHES = Table(
+    "autograder_batch", META,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("course_id", String(128), nullable=False),
+    Column("chapter", String(128), nullable=False),
+    Column("graded_by", String(256)),
+    Column("finished_at", DateTime),
+    Column("summary", Text, nullable=False),  # JSON: {"sandbox": line, "lines": [...], "incidents": [...]}
+)
+
+
+def url_for(root: Path, course_dir: Path) -> str:
+    """The gradebook's URL: the course's ``CourseDirectory.db_url`` if set, else SQLite in ``course_dir``."""
+    configured = nbg.config_value(root, "CourseDirectory", "db_url", None)
+    return str(configured) if configured else f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite gradebook (None for a database server)."""
+    u = make_url(url)
+    return Path(u.database) if u.get_backend_name() == "sqlite" and u.database else None
+
+
+def shown(url: str) -> str:
+    """The URL as a report may print it (no password)."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def for_subprocess(url: str) -> tuple[str, dict]:
+    """(URL without its password, environment giving libpq the password): a command line is readable
+    by every user of the machine (``ps``), a process's environment only by its owner."""
+    u = make_url(url)
+    if not u.password:
+        return url, {}
+    bare = URL.create(u.drivername, username=u.username, host=u.host, port=u.port, database=u.database,
+                      query=u.query)
+    return bare.render_as_string(hide_password=False), {"PGPASSWORD": str(u.password)}
+
+
+def engine(url: str):
+    return create_engine(url, future=True)
+
+
+@contextlib.contextmanager
+def exclusive(url: str, what: str):
+    """Hold a lock named ``what`` across every machine using this gradebook: a PostgreSQL advisory
+    lock, or a file lock beside a SQLite file. Used where two graders could race to create the same
+    rows (the tables, the course, the chapter's assignment)."""
+    key = int.from_bytes(hashlib.sha256(what.encode()).digest()[:8], "big", signed=True)
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(str(path) + ".lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            yield
+        return
+    eng = engine(url)
+    try:
+        with eng.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+    finally:
+        eng.dispose()
+
+
+def ensure_tables(url: str) -> None:
+    """Create our two tables if missing (after nbgrader's: nbgrader stamps a database that has no
+    table at all as new, so ours must never come first)."""
+    eng = engine(url)
+    try:
+        META.create_all(eng, checkfirst=True)
+    finally:
+        eng.dispose()
+
+
+def pack_answers(answers: dict) -> bytes:
+    return zlib.compress(json.dumps(answers, sort_keys=True).encode(), 9)
+
+
+def unpack_answers(blob) -> dict:
+    try:
+        return json.loads(zlib.decompress(blob).decode()) if blob else {}
+    except Exception:  # noqa: BLE001 - an unreadable row has nothing to compare
+        return {}
+
+
+def record_outcome(session, course_id: str, chapter: str, student: str, *, status: str, notes: list[str],
+                   seconds: float, graded_by: str, answers: dict) -> None:
+    """Replace the student's row in ``autograder_outcome`` (in the caller's transaction)."""
+    key = (OUTCOMES.c.course_id == course_id) & (OUTCOMES.c.chapter == chapter) & (OUTCOMES.c.student == student)
+    session.execute(delete(OUTCOMES).where(key))
+    session.execute(insert(OUTCOMES).values(
+        course_id=course_id, chapter=chapter, student=student, status=status, notes=json.dumps(notes),
+        seconds=float(seconds), graded_by=graded_by, graded_at=_now(), answers=pack_answers(answers)))
+
+
+def outcomes(url: str, course_id: str, chapter: str) -> dict:
+    """{student: {"status", "notes", "seconds", "graded_by", "graded_at", "answers"}} of the chapter."""
+    eng = engine(url)
+    try:
+        with eng.connect() as conn:
+            rows = conn.execute(select(OUTCOMES).where((OUTCOMES.c.course_id == course_id)
+                                                       & (OUTCOMES.c.chapter == chapter))).mappings().all()
+    finally:
+        eng.dispose()
+    return {r["student"]: {"status": r["status"], "notes": json.loads(r["notes"] or "[]"), "seconds": r["seconds"],
+                           "graded_by": r["graded_by"] or "", "graded_at": r["graded_at"],
+                           "answers": unpack_answers(r["answers"])} for r in rows}
+
+
+def record_batch(url: str, course_id: str, chapter: str, graded_by: str, summary: dict) -> None:
+    eng = engine(url)
+    try:
+        with eng.begin() as conn:
+            conn.execute(insert(BATCHES).values(course_id=course_id, chapter=chapter, graded_by=graded_by,
+                                                finished_at=_now(), summary=json.dumps(summary)))
+    finally:
+        eng.dispose()
+
+
+def batches(url: str, course_id: str, chapter: str) -> list[dict]:
+    """The chapter's ``grade`` runs, newest first."""
+    eng = engine(url)
+    try:
+        with eng.connect() as conn:
+            rows = conn.execute(select(BATCHES).where((BATCHES.c.course_id == course_id)
+                                                      & (BATCHES.c.chapter == chapter))
+                                .order_by(BATCHES.c.id.desc())).mappings().all()
+    finally:
+        eng.dispose()
+    return [{"graded_by": r["graded_by"] or "", "finished_at": r["finished_at"], **json.loads(r["summary"])}
+            for r in rows]
+
+
+def grader_name(shard: tuple[int, int] | None) -> str:
+    host = os.uname().nodename
+    return f"{host}, shard {shard[0]}/{shard[1]}" if shard else host
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shards: which machine grades whom.
+
+
+def shard_of(student: str, n: int) -> int:
+    """The shard (1..n) that grades ``student``: a hash of the id, so every machine agrees without
+    talking to the others, whatever subset of the submissions it was given and in whatever order."""
+    return int.from_bytes(hashlib.sha256(student.encode()).digest()[:8], "big") % n + 1
+
+
+def parse_shard(spec: str) -> tuple[int, int]:
+    """``"K/N"`` -> (K, N) with 1 <= K <= N, or ValueError naming the problem."""
+    try:
+        k, n = (int(part) for part in spec.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard takes K/N, e.g. 2/4 for the second of four machines; got {spec!r}") from None
+    if not 1 <= k <= n:
+        raise ValueError(f"--shard {spec}: K must be between 1 and N={n}; got K={k}")
+    return k, n
