@@ -33,11 +33,10 @@ Prints the command line, the machine (cores, load averages before and after, and
 cores the whole machine kept busy: the machine is shared, and other work on it makes every number here larger)
 and a JSON dump of the raw numbers (``--json PATH`` writes it). Not a test; nothing is written to the repo.
 
-The grader's code is imported from where this script lies (or from PYTHONPATH). To measure the committed
-code while others edit the working tree (every batch starts fresh nbgrader processes that import it anew):
-
-    rm -rf /tmp/nn-head && mkdir /tmp/nn-head && git archive HEAD | tar -x -C /tmp/nn-head
-    PYTHONPATH=/tmp/nn-head nice python /tmp/nn-head/tests/benchmarks/bench_throughput.py -n 8
+It measures the checkout the venv has installed (editable), as it is during the run: each batch starts
+fresh nbgrader processes and kernels that import it anew, and the sandbox clears the environment, so a
+copy elsewhere on PYTHONPATH is not what the kernels run (they then score 0, which this script flags).
+The header names the commit and the grader files modified in the working tree.
 """
 
 from __future__ import annotations
@@ -48,6 +47,7 @@ import math
 import os
 import shlex
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -77,6 +77,18 @@ def _busy() -> float:
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
     total = sum(fields[:8])  # guest time is already in user
     return (total - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _code_state() -> str:
+    """The commit, and the grader's files that differ from it in the working tree."""
+    def git(*a):
+        p = subprocess.run(["git", "-C", str(REPO), *a], capture_output=True, text=True)
+        return p.stdout.rstrip("\n") if p.returncode == 0 else "?"
+
+    dirty = git("status", "--porcelain", "--", "autograder", "nnlib", "nbgrader_config.py")
+    files = [ln[3:] for ln in dirty.splitlines()] if dirty != "?" else ["?"]
+    return (f"{REPO} at {git('rev-parse', '--short', 'HEAD')}; grader files modified in the working tree: "
+            + (", ".join(files) or "none"))
 
 
 def _grade(course: Path, chapter: str, subs: Path, out: Path, jobs: int) -> dict:
@@ -149,8 +161,12 @@ def measure(root: Path, chapter: str, n: int, jobs_list: list[int], work: Path) 
     print(f"  feedback: 1 student {fb['one']:.1f} s, {len(students)} students {fb['all']:.1f} s = "
           f"{fb['per_notebook']:.2f} s/notebook (marginal {fb['marginal']:.2f} s, fixed {fb['fixed']:.1f} s)",
           flush=True)
+    scores = [v for _, v in sorted(last["scores"].items())]
     print(f"  scores at jobs={last['jobs']} (cycle: perfect, untouched, partial): "
-          + " ".join(f"{v:g}" for _, v in sorted(last["scores"].items())), flush=True)
+          + " ".join(f"{v:g}" for v in scores), flush=True)
+    if not scores[0]:
+        print("  WARNING: the perfect submission scored 0: the kernels did not run the course's code, "
+              "so these are not grading times", flush=True)
     return {"runs": runs, "feedback": fb}
 
 
@@ -241,6 +257,7 @@ def main(argv=None) -> int:
     jobs_list = sorted(set(args.jobs_list))
     load_before = _load()
     print("command: " + " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]))
+    print(f"code: {_code_state()}")
     print(f"machine: {cores} cores; niceness {os.nice(0)}; load average before {load_before} (1, 5, 15 min); "
           f"{len(chapters)} chapter(s), {args.n} submissions each, jobs {jobs_list}", flush=True)
     t0 = time.perf_counter()
