@@ -36,6 +36,13 @@ c.Execute.timeout = 30
 # The default graceful kernel shutdown stalled ~3 s in 1 notebook of 10 here; immediate saves ~13%.
 c.Execute.shutdown_kernel = "immediate"
 
+# The gradebook. Unset, it is SQLite in the course folder (course/gradebook.db): one grading machine.
+# For a class graded by several machines at once (`python -m autograder grade CHAPTER --shard K/N`) or
+# TAs sharing one gradebook, set one PostgreSQL database here; every machine, every `python -m autograder`
+# command and stock nbgrader and formgrader then use it. Put the password in ~/.pgpass or PGPASSWORD,
+# not in this file. See the README, "Running a large class".
+# c.CourseDirectory.db_url = "postgresql+psycopg://grader@db.example.edu/nncourse"
+
 # A deleted test cell is put back (and graded) instead of staying "needs manual grade".
 c.OverwriteCells.add_missing_cells = True
 

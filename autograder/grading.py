@@ -10,13 +10,20 @@ How a batch runs (``grade``):
    a new session under an address-space limit and a wall-clock limit; the kernel gets a per-cell
    timeout and is shut down immediately. Afterwards the whole process group is killed, so nothing
    the student started survives (unless it left the session itself).
-3. The parent alone writes the *master* gradebook (``COURSE_DIR/gradebook.db``): it copies the
-   student's scores out of the private gradebook (clamped to the master's points) one student at a
-   time. Before each write it checks that the master file is byte-identical to what it last wrote;
-   if anything else changed it, the last good copy (held in memory) is put back and the incident is
-   reported.
-4. ``nbgrader generate_feedback`` (hidden tests cleared, see ``nbgrader_config.py``) and a CSV with one
-   row per student: ``student, chapter, score, max_score, <grade_id>..., status``.
+3. The parent alone writes the course's gradebook (``COURSE_DIR/gradebook.db``, or the PostgreSQL
+   database that ``c.CourseDirectory.db_url`` names, see ``autograder/gradebook.py``): it copies the
+   student's scores out of the private gradebook (clamped to the course's points) one student at a
+   time, with a row saying how the grading went. Before each write to a SQLite file it checks that
+   the file is byte-identical to what it last wrote; if anything else changed it, the last good copy
+   (held in memory) is put back and the incident is reported.
+4. ``nbgrader generate_feedback`` (hidden tests cleared, see ``nbgrader_config.py``), then, built from
+   the gradebook alone, a CSV with one row per student (``student, chapter, score, max_score,
+   <grade_id>..., status``) and the report.
+
+Several machines (``--shard K/N``): each grades the students whose id hashes to its shard, into one
+PostgreSQL gradebook; they never write the same student's rows, and the one-time setup (tables,
+course, chapter) is done under a database lock by whichever comes first. A killed shard is re-run
+as it was; its students' rows are replaced, nobody else's are touched (tests/test_shards.py).
 
 Sandbox and verdicts (issue 11). Each student's kernel runs in a bubblewrap sandbox
 (``autograder/sandbox.py``): read-only system, Python and course code (``nnlib/``, ``autograder/``);
