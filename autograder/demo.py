@@ -74,6 +74,10 @@ def demo(root: Path, chapter: str | None = None, workdir: Path | None = None, jo
     cfg = nbg.config_file(root)
     if cfg is not None:
         shutil.copyfile(cfg, course / nbg.CONFIG_NAME)
+        # Sample students never reach the course's own gradebook, even a shared PostgreSQL one.
+        with open(course / nbg.CONFIG_NAME, "a") as f:
+            f.write(f"\n# The demo's own gradebook.\nc.CourseDirectory.db_url = "
+                    f"{'sqlite:///' + str(work / 'grading' / 'gradebook.db')!r}\n")
     log(f"1. generating the release of {chapter} (nbgrader generate_assignment)")
     if release.release(course, [chapter], log=lambda m: log("   " + m)) != 0:
         return 1

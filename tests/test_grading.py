@@ -338,3 +338,17 @@ def test_every_test_of_the_release_fails_on_the_stubs(chapter):
     notebook = REPO / "chapters" / chapter / f"{chapter}.ipynb"
     proc = nbg.run(nbg.nbgrader_cmd("validate", "--invert", str(notebook)), cwd=REPO, timeout=300)
     assert "does not pass any tests" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_demo_grades_into_its_own_gradebook_never_the_course_one(tmp_path):
+    """An instructor whose course sets a shared gradebook (db_url) runs the demo: its sample students
+    stay in the demo's folder."""
+    course = make_course(tmp_path)
+    class_db = tmp_path / "class-gradebook.db"
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write(f"\nc.CourseDirectory.db_url = {'sqlite:///' + str(class_db)!r}\n")
+    lines = []
+    assert demo.demo(course, CHAPTER, tmp_path / "demo", jobs=2, timeout=TIMEOUT, log=lines.append) == 0, lines
+    assert not class_db.exists()
+    assert (tmp_path / "demo" / "grading" / "gradebook.db").is_file()
+    assert any("perfect" in ln and "5 / 5" in ln for ln in lines), "\n".join(lines)
