@@ -108,7 +108,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import gradebook, nbg, sandbox, verdict
+from autograder import gradebook, nbg, sandbox, similarity, verdict
 from autograder.progress import Progress
 from autograder.zygote import Zygote, ZygoteDied
 
@@ -849,7 +849,7 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
                                  timeout=timeout, memory_limit=memory_limit, wall_limit=wall_limit,
                                  threads_env=threads_env, zygote=zygote, judge=judge)()
             if STUDENT_RE.match(student):
-                answers = student_answers(submitted / student / chapter, notebooks)
+                answers = similarity.student_answers(submitted / student / chapter, notebooks)
                 try:
                     master.write(lambda gb: merge(gb, chapter, out, graded_by=graded_by, answers=answers),
                                  f"after grading {student}")
@@ -889,7 +889,7 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
         gradebook.record_batch(url, course_id, chapter, graded_by, batch_summary(result))
         result.csv_path = export_csv(root, chapter, course_dir, course_id)
         result.report_path = write_report(root, chapter, course_dir, course_id, csv_path=result.csv_path,
-                                          feedback_dir=result.feedback_dir)
+                                          feedback_dir=result.feedback_dir, compare=shard is None)
         return result
     finally:
         if judge is not None:
@@ -925,113 +925,6 @@ def _judge_notes(judge: BatchJudge) -> list[str]:
             notes.append("still importable in the sandbox, because the checks need them there (a student "
                          f"could delegate to them; see the similarity report): {', '.join(judge.kept)}")
     return notes
-
-
-SIMILARITY_THRESHOLD = 0.9
-SIMILARITY_MIN_TOKENS = 60  # shorter answers (a one-line formula) look alike whoever wrote them
-
-
-def _functions(source: str) -> dict:
-    """{name: normalised source} of the top-level functions of a cell's source that are long enough
-    to compare."""
-    import ast
-
-    found = {}
-    if len(source) > verdict.MAX_SOURCE:
-        return found
-    try:
-        tree = ast.parse(source)
-    except Exception:  # noqa: BLE001
-        return found
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
-            code = ast.unparse(node)
-            if len(verdict.tokens(code)) >= SIMILARITY_MIN_TOKENS:
-                found[node.name] = code
-    return found
-
-
-def student_answers(folder: Path, notebooks: list[str]) -> dict:
-    """{function name: normalised source} of a submission's notebooks (kept in the gradebook, so that
-    the class is compared as a whole whichever machine graded whom)."""
-    funcs = {}
-    for name in notebooks:
-        path = Path(folder) / f"{name}.ipynb"
-        try:
-            if path.is_symlink() or not path.is_file() or path.stat().st_size > 20 * 2**20:
-                continue
-            nb = json.loads(path.read_text(encoding="utf-8"))
-            for cell in nb.get("cells", []):
-                if cell.get("cell_type") != "code":
-                    continue
-                src = cell.get("source", "")
-                funcs.update(_functions("".join(src) if isinstance(src, list) else str(src)))
-        except Exception:  # noqa: BLE001 - unreadable: nothing to compare
-            continue
-    return funcs
-
-
-def _alike(a: list[str], b: list[str]) -> float:
-    """Similarity of two token lists, 0 when a cheap upper bound already rules the pair out."""
-    import difflib
-
-    if not a or not b:
-        return 0.0
-    m = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    if m.real_quick_ratio() < SIMILARITY_THRESHOLD or m.quick_ratio() < SIMILARITY_THRESHOLD:
-        return 0.0
-    return m.ratio()
-
-
-def similarity_report(answers: dict, catalogue) -> list[str]:
-    """Pairs of answers (student-student, student-nnlib) whose normalised code is alike;
-    ``answers`` is {student: {function: normalised source}}."""
-    import inspect
-
-    students = sorted(answers)
-    toks = {s: {f: verdict.tokens(code) for f, code in answers[s].items()} for s in students}
-    reference = {}
-    if catalogue is not None:
-        for name, ex in catalogue.exercises.items():
-            try:
-                code = _functions(inspect.getsource(ex.answer)).get(ex.answer.__name__)
-                reference[name] = verdict.tokens(code) if code else None
-            except Exception:  # noqa: BLE001
-                continue
-    lines = []
-    for student in students:
-        for fname, t in sorted(toks[student].items()):
-            ref = reference.get(fname)
-            if ref:
-                r = _alike(t, ref)
-                if r >= SIMILARITY_THRESHOLD:
-                    lines.append(f"{student}: {fname} is {r:.0%} alike nnlib's answer")
-    # Students whose answers are alike, grouped (linked pairs above the threshold), per function.
-    for fname in sorted({f for a in toks.values() for f in a}):
-        have = [s for s in students if fname in toks[s]]
-        group = {s: s for s in have}
-
-        def find(s):
-            while group[s] != s:
-                s = group[s]
-            return s
-
-        best = {}
-        for i, a in enumerate(have):
-            for b in have[i + 1:]:
-                r = _alike(toks[a][fname], toks[b][fname])
-                if r >= SIMILARITY_THRESHOLD:
-                    ra, rb = find(a), find(b)
-                    group[rb] = ra
-                    best[(a, b)] = r
-        clusters = {}
-        for s in have:
-            clusters.setdefault(find(s), []).append(s)
-        for members in clusters.values():
-            if len(members) > 1:
-                low = min(r for (a, b), r in best.items() if a in members and b in members)
-                lines.append(f"{fname}: {', '.join(members)} are alike ({low:.0%} or more)")
-    return lines
 
 
 def _install_autograded(out: Outcome, course_dir: Path, chapter: str) -> None:
@@ -1086,10 +979,11 @@ def score_table(chapter: str, scores: dict, records: dict) -> str:
 
 
 def write_report(root: Path, chapter: str, course_dir: Path, course_id: str | None = None, *,
-                 csv_path: Path | None = None, feedback_dir: Path | None = None) -> Path:
+                 csv_path: Path | None = None, feedback_dir: Path | None = None, compare: bool = True) -> Path:
     """``COURSE_DIR/reports/<chapter>-report.txt``, built from the gradebook alone: every student once
     (whichever batch or machine graded it), the class-wide similarity, and every batch, newest first.
-    The first line says how the code ran: a batch graded without the sandbox is named there."""
+    The first line says how the code ran: a batch graded without the sandbox is named there.
+    ``compare=False`` leaves the similarity out (a shard's report: the class is not complete yet)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     root, course_dir = Path(root), Path(course_dir)
@@ -1123,10 +1017,13 @@ def write_report(root: Path, chapter: str, course_dir: Path, course_id: str | No
     if incidents:
         text += ["", "Incidents:"] + [f"  - {i}" + (f" [{r['graded_by']}, {r['finished_at']:%Y-%m-%d %H:%M}]"
                                                    if len(runs) > 1 else "") for r, i in incidents]
-    catalogue = verdict.find_catalogue(root, chapter)
-    similar = similarity_report({s: r["answers"] for s, r in records.items()}, catalogue)
     text += ["", "Similarity (normalised code, the whole class; for the instructor to judge; never deducted):"]
-    text += [f"  - {line}" for line in similar] or ["  - no pair above the threshold"]
+    if compare:
+        similar = similarity.report({s: r["answers"] for s, r in records.items()},
+                                    verdict.find_catalogue(root, chapter))
+        text += [f"  - {line}" for line in similar] or ["  - no pair above the threshold"]
+    else:
+        text += [f"  - not compared by a shard: once every shard is done, `python -m autograder export {chapter}`"]
     if len(runs) > 1:
         text += ["", "Batches, newest first:"]
         text += [f"  - {r['finished_at']:%Y-%m-%d %H:%M} UTC, {r['graded_by']}: {r['line']}"
