@@ -352,3 +352,18 @@ def test_demo_grades_into_its_own_gradebook_never_the_course_one(tmp_path):
     assert not class_db.exists()
     assert (tmp_path / "demo" / "grading" / "gradebook.db").is_file()
     assert any("perfect" in ln and "5 / 5" in ln for ln in lines), "\n".join(lines)
+
+
+def test_feedback_split_among_processes_covers_each_student_once(batch, tmp_path, monkeypatch):
+    course_dir = tmp_path / "course-dir"
+    shutil.copytree(batch["course_dir"], course_dir)
+    shutil.rmtree(course_dir / "feedback")
+    graded = ["dies", "limits", "noisy", "partial", "perfect", "tamper", "zero"]
+    monkeypatch.setattr(grading, "FEEDBACK_PER_PROCESS", 2)  # 7 students, 3 processes at once
+    fb, problems = grading.generate_feedback(batch["course"], CHAPTER, course_dir, graded, jobs=3)
+    assert problems == []
+    assert sorted(p.parent.parent.name for p in fb.glob(f"*/{CHAPTER}/{CHAPTER}.html")) == graded
+    shutil.rmtree(fb)
+    fb, problems = grading.generate_feedback(batch["course"], CHAPTER, course_dir, ["zero", "broken"], jobs=3)
+    assert [p.parent.parent.name for p in fb.glob(f"*/{CHAPTER}/{CHAPTER}.html")] == ["zero"]
+    assert problems == ["no autograded notebook (grade first) for: broken"]

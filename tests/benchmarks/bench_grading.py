@@ -37,7 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _setup(root: Path, chapter: str, n: int, work: Path):
+def _setup(root: Path, chapter: str, n: int, work: Path, cycle=("perfect", "untouched", "partial")):
     from autograder import demo, nbg, release
 
     course = work / "course"
@@ -48,10 +48,9 @@ def _setup(root: Path, chapter: str, n: int, work: Path):
     assert release.release(course, [chapter], log=lambda m: None) == 0
     kinds = work / "kinds"
     demo.make_submissions(course, chapter, kinds)
-    cycle = ["perfect", "untouched", "partial"]
     subs = work / "submitted"
     for i in range(n):
-        shutil.copytree(kinds / cycle[i % 3] / chapter, subs / f"s{i:03d}" / chapter)
+        shutil.copytree(kinds / cycle[i % len(cycle)] / chapter, subs / f"s{i:03d}" / chapter)
     return course, subs
 
 

@@ -26,8 +26,9 @@ of 10,000 students, (a) one chapter (the slowest chapter's core-seconds per note
 included) and (b) every measured chapter at once, on machines of 2 and 16 cores. Per-core throughput is the one
 measured at J=cores here (its efficiency against J=1 is printed beside it); for 16 cores it is assumed to stay
 the same (not measured). Each machine also pays each chapter's setup once. Machines are rounded up; the
-core-hours are those of the work itself. A second column counts feedback as ``grade`` runs it today: after the
-autograde phase, in one process, so on a 16-core machine it does not shrink with the cores.
+core-hours are those of the work itself. ``grade`` splits feedback among its jobs (``generate_feedback(...,
+jobs=J)``), which the first column models; the second counts feedback in one process after the autograde phase,
+as ``grade`` ran it before, which on a 16-core machine does not shrink with the cores.
 
 Prints the command line, the machine (cores, load averages before and after, and for each batch how many
 cores the whole machine kept busy: the machine is shared, and other work on it makes every number here larger)
@@ -136,8 +137,11 @@ def _feedback(course: Path, chapter: str, out: Path, students: list[str]) -> dic
             "marginal": max(marginal, 0.0), "fixed": max(times["one"] - max(marginal, 0.0), 0.0)}
 
 
-def measure(root: Path, chapter: str, n: int, jobs_list: list[int], work: Path) -> dict:
-    course, subs = _setup(root, chapter, n, work)
+MIXES = {"cycle": ("perfect", "untouched", "partial"), "complete": ("perfect",)}
+
+
+def measure(root: Path, chapter: str, n: int, jobs_list: list[int], work: Path, mix: str = "cycle") -> dict:
+    course, subs = _setup(root, chapter, n, work, MIXES[mix])
     runs = []
     for j in jobs_list:
         r = _grade(course, chapter, subs, work / f"out-j{j}", j)
@@ -162,7 +166,7 @@ def measure(root: Path, chapter: str, n: int, jobs_list: list[int], work: Path) 
           f"{fb['per_notebook']:.2f} s/notebook (marginal {fb['marginal']:.2f} s, fixed {fb['fixed']:.1f} s)",
           flush=True)
     scores = [v for _, v in sorted(last["scores"].items())]
-    print(f"  scores at jobs={last['jobs']} (cycle: perfect, untouched, partial): "
+    print(f"  scores at jobs={last['jobs']} (cycle: {', '.join(MIXES[mix])}): "
           + " ".join(f"{v:g}" for v in scores), flush=True)
     if not scores[0]:
         print("  WARNING: the perfect submission scored 0: the kernels did not run the course's code, "
@@ -209,7 +213,7 @@ def capacity_table(results: dict, top_j: int, hours: float, classes: list[int], 
     print("  core-s/nb = grading (autograde at jobs=cores) + feedback, per notebook; setup = per chapter and "
           "machine, once")
     print("  'fb parallel': feedback spread over the cores like grading; 'fb serial': feedback in one process "
-          "after grading, as grade runs it")
+          "after grading, as grade ran it before it split feedback among its jobs")
     head = (f"  {'case':<40} {'class':>6} {'cores':>5} {'core-s/nb':>9} {'core-h':>8} "
             f"{'machines (fb parallel)':>22} {'machines (fb serial)':>20}")
     print(head)
@@ -248,6 +252,9 @@ def main(argv=None) -> int:
     ap.add_argument("--students", type=int, nargs="+", default=[300, 10000], help="class sizes")
     ap.add_argument("--cores-per-machine", type=int, nargs="+", default=[2, 16])
     ap.add_argument("--json", type=Path, default=None, help="also write the raw numbers there")
+    ap.add_argument("--mix", choices=sorted(MIXES), default="cycle",
+                    help="submissions: 'cycle' (perfect, untouched, partial) or 'complete' (every one the solution: "
+                         "a class that finished, the costliest case)")
     args = ap.parse_args(argv)
     root = args.root.resolve()
     chapters = args.chapters or nbg.chapters_in(root)
@@ -265,7 +272,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="nn-bench-throughput-") as tmp:
         for ch in chapters:
             print(f"{ch}:", flush=True)
-            results[ch] = measure(root, ch, args.n, jobs_list, Path(tmp) / ch)
+            results[ch] = measure(root, ch, args.n, jobs_list, Path(tmp) / ch, args.mix)
     top_j = max(jobs_list)
 
     print(f"\nPer chapter ({args.n} notebooks per batch; core-s/nb = autograde wall x jobs / n, setup apart; "
