@@ -28,6 +28,7 @@ from pathlib import Path
 
 from sqlalchemy import (Column, DateTime, Float, Integer, LargeBinary, MetaData, String, Table, Text,
                         create_engine, delete, insert, select, text)
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import URL, make_url
 
 from autograder import nbg
@@ -56,10 +57,29 @@ BATCHES = Table(
 )
 
 
+class GradebookSettingError(RuntimeError):
+    """``c.CourseDirectory.db_url`` names no gradebook that several processes can share."""
+
+
 def url_for(root: Path, course_dir: Path) -> str:
     """The gradebook's URL: the course's ``CourseDirectory.db_url`` if set, else SQLite in ``course_dir``."""
     configured = nbg.config_value(root, "CourseDirectory", "db_url", None)
-    return str(configured) if configured else f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+    if not configured:
+        return f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+    u = make_url(str(configured))
+    if u.get_backend_name() == "sqlite":
+        if not u.database or u.database == ":memory:" or u.database.startswith("file:"):
+            raise GradebookSettingError(f"c.CourseDirectory.db_url = {shown(str(configured))!r}: a gradebook in memory "
+                             "would be lost when each process ends; name a file or a PostgreSQL database")
+        if not Path(u.database).expanduser().is_absolute():
+            # nbgrader hands a relative path to SQLite as it is, i.e. relative to whichever folder a
+            # process runs in (grade's nbgrader processes run in temporary folders): pin it to the
+            # course folder, where stock nbgrader commands are started.
+            u = u.set(database=str(Path(course_dir).resolve() / u.database))
+        else:
+            u = u.set(database=str(Path(u.database).expanduser()))
+        return u.render_as_string(hide_password=False)
+    return str(configured)
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -68,20 +88,34 @@ def sqlite_path(url: str) -> Path | None:
     return Path(u.database) if u.get_backend_name() == "sqlite" and u.database else None
 
 
+def _split_password(url: str):
+    """(the URL without its password, the password or None). libpq takes a password either as
+    ``user:password@host`` or in the query, ``?password=...``: both are taken out."""
+    u = make_url(url)
+    in_query = [k for k in u.query if k.lower() == "password"]
+    password = u.password
+    for k in in_query:
+        v = u.query[k]
+        password = password or (v if isinstance(v, str) else v[0])
+    if password is None and not in_query:
+        return u, None
+    bare = URL.create(u.drivername, username=u.username, host=u.host, port=u.port, database=u.database,
+                      query={k: v for k, v in u.query.items() if k not in in_query})
+    return bare, str(password)
+
+
 def shown(url: str) -> str:
-    """The URL as a report may print it (no password)."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL as a report may print it (no password, neither ``user:...@`` nor ``?password=...``)."""
+    return _split_password(url)[0].render_as_string(hide_password=True)
 
 
 def for_subprocess(url: str) -> tuple[str, dict]:
     """(URL without its password, environment giving libpq the password): a command line is readable
     by every user of the machine (``ps``), a process's environment only by its owner."""
-    u = make_url(url)
-    if not u.password:
+    bare, password = _split_password(url)
+    if password is None:
         return url, {}
-    bare = URL.create(u.drivername, username=u.username, host=u.host, port=u.port, database=u.database,
-                      query=u.query)
-    return bare.render_as_string(hide_password=False), {"PGPASSWORD": str(u.password)}
+    return bare.render_as_string(hide_password=False), {"PGPASSWORD": password}
 
 
 def engine(url: str):
@@ -146,11 +180,20 @@ def record_outcome(session, course_id: str, chapter: str, student: str, *, statu
         seconds=float(seconds), graded_by=graded_by, graded_at=_now(), answers=pack_answers(answers)))
 
 
+def _has(conn, table: Table) -> bool:
+    """Whether the gradebook holds ``table``: not one that only stock nbgrader (or this course before
+    it kept outcomes in the gradebook) has written to, until ``grade`` runs there once."""
+    return sa_inspect(conn).has_table(table.name)
+
+
 def outcomes(url: str, course_id: str, chapter: str) -> dict:
-    """{student: {"status", "notes", "seconds", "graded_by", "graded_at", "answers"}} of the chapter."""
+    """{student: {"status", "notes", "seconds", "graded_by", "graded_at", "answers"}} of the chapter
+    (empty if the gradebook has no ``autograder_outcome`` table)."""
     eng = engine(url)
     try:
         with eng.connect() as conn:
+            if not _has(conn, OUTCOMES):
+                return {}
             rows = conn.execute(select(OUTCOMES).where((OUTCOMES.c.course_id == course_id)
                                                        & (OUTCOMES.c.chapter == chapter))).mappings().all()
     finally:
@@ -171,10 +214,12 @@ def record_batch(url: str, course_id: str, chapter: str, graded_by: str, summary
 
 
 def batches(url: str, course_id: str, chapter: str) -> list[dict]:
-    """The chapter's ``grade`` runs, newest first."""
+    """The chapter's ``grade`` runs, newest first (none if the gradebook has no ``autograder_batch``)."""
     eng = engine(url)
     try:
         with eng.connect() as conn:
+            if not _has(conn, BATCHES):
+                return []
             rows = conn.execute(select(BATCHES).where((BATCHES.c.course_id == course_id)
                                                       & (BATCHES.c.chapter == chapter))
                                 .order_by(BATCHES.c.id.desc())).mappings().all()
@@ -209,6 +254,8 @@ def parse_shard(spec: str) -> tuple[int, int]:
         k, n = (int(part) for part in spec.split("/"))
     except ValueError:
         raise ValueError(f"--shard takes K/N, e.g. 2/4 for the second of four machines; got {spec!r}") from None
+    if n < 1:
+        raise ValueError(f"--shard {spec}: N, the number of machines, must be 1 or more; got N={n}")
     if not 1 <= k <= n:
         raise ValueError(f"--shard {spec}: K must be between 1 and N={n}; got K={k}")
     return k, n

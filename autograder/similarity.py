@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import hashlib
 import inspect
 import json
 from itertools import combinations
@@ -84,7 +85,12 @@ def alike(a: list[str], b: list[str]) -> float:
 
 
 def _shingles(toks: tuple) -> set:
-    return {hash(toks[i:i + SHINGLE]) for i in range(max(1, len(toks) - SHINGLE + 1))}
+    """64-bit hashes of the answer's shingles: blake2b, not ``hash()``, whose value changes with every
+    process (PYTHONHASHSEED), which would make the candidate pairs, so the report, differ between two
+    runs of ``export`` on the same gradebook."""
+    return {int.from_bytes(hashlib.blake2b("\x1f".join(toks[i:i + SHINGLE]).encode(), digest_size=8).digest(),
+                           "little")
+            for i in range(max(1, len(toks) - SHINGLE + 1))}
 
 
 def _candidates(variants: list[tuple]) -> set[tuple[int, int]]:
@@ -100,7 +106,7 @@ def _candidates(variants: list[tuple]) -> set[tuple[int, int]]:
         rare = s - common
         if not rare:
             continue
-        x = np.fromiter((h & (2**64 - 1) for h in rare), dtype=np.uint64, count=len(rare))
+        x = np.fromiter(sorted(rare), dtype=np.uint64, count=len(rare))
         sig = ((x[None, :] ^ _MASKS[:, None]) * _MULTIPLIERS[:, None]).min(axis=1)
         for band in range(BANDS):
             buckets.setdefault((band, *sig[band * ROWS:(band + 1) * ROWS].tolist()), []).append(i)

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -64,7 +65,7 @@ def test_shards_partition_the_class_whatever_the_order():
 
 
 @pytest.mark.parametrize("spec, message", [("2", "K/N"), ("0/3", "between 1 and N=3"), ("4/3", "between 1 and N=3"),
-                                           ("a/b", "K/N")])
+                                           ("a/b", "K/N"), ("1/0", "N, the number of machines, must be 1 or more")])
 def test_bad_shard_spec_is_named(spec, message):
     with pytest.raises(ValueError, match=message):
         gradebook.parse_shard(spec)
@@ -82,6 +83,63 @@ def test_password_never_on_a_command_line():
     assert "s3cret" not in gradebook.shown(url)
     assert gradebook.for_subprocess("postgresql+psycopg://grader@db/course") == \
         ("postgresql+psycopg://grader@db/course", {})
+
+
+def test_password_in_the_query_is_kept_off_command_lines_and_reports_too():
+    """libpq also takes ``?password=...``: neither ``ps`` nor the report may show it."""
+    url = "postgresql+psycopg://grader@db.example.edu/course?sslmode=require&password=s3cret"
+    bare, env = gradebook.for_subprocess(url)
+    assert "s3cret" not in bare and "sslmode=require" in bare and env == {"PGPASSWORD": "s3cret"}
+    assert not any("s3cret" in a for a in nbg.path_args(Path("/w"), db_url=url))
+    assert "s3cret" not in gradebook.shown(url) and "db.example.edu/course" in gradebook.shown(url)
+
+
+def _course_with(tmp: Path, setting: str | None) -> Path:
+    root = tmp / "course_root"
+    shutil.copytree(FIXTURE, root)
+    config = (REPO / "nbgrader_config.py").read_text() + (f"\nc.CourseDirectory.db_url = {setting!r}\n" if setting else "")
+    (root / "nbgrader_config.py").write_text(config)
+    return root
+
+
+def test_a_relative_sqlite_gradebook_is_the_course_folders_whatever_the_working_folder(tmp_path, monkeypatch):
+    """nbgrader passes a relative SQLite path to SQLite as it is: grade's nbgrader processes, which run in
+    temporary folders, would each write a gradebook of their own."""
+    root = _course_with(tmp_path, "sqlite:///grades/gradebook.db")
+    monkeypatch.chdir(tmp_path)
+    url = gradebook.url_for(root, tmp_path / "machine")
+    assert gradebook.sqlite_path(url) == (tmp_path / "machine" / "grades" / "gradebook.db").resolve()
+
+
+def test_a_gradebook_in_memory_is_refused_by_name(tmp_path):
+    root = _course_with(tmp_path, "sqlite://")
+    with pytest.raises(gradebook.GradebookSettingError, match="in memory"):
+        gradebook.url_for(root, tmp_path / "machine")
+
+
+def test_export_of_a_gradebook_graded_by_stock_nbgrader(tmp_path):
+    """A gradebook without our tables (stock nbgrader, or this course before it kept its outcomes in the
+    gradebook): the CSV and the report are written, every student marked as without a grading record."""
+    from nbgrader.api import Gradebook
+
+    from autograder import grading
+
+    root = _course_with(tmp_path, None)
+    course_dir = tmp_path / "machine"
+    course_dir.mkdir()
+    url = gradebook.url_for(root, course_dir)
+    with warnings.catch_warnings(), Gradebook(url, nbg.course_id(root)) as gb:
+        warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's, harmless
+        gb.add_assignment(CHAPTER)
+        gb.add_student("alice")
+        gb.add_submission(CHAPTER, "alice")
+    assert gradebook.outcomes(url, nbg.course_id(root), CHAPTER) == {}
+    assert gradebook.batches(url, nbg.course_id(root), CHAPTER) == []
+    path = grading.export_csv(root, CHAPTER, course_dir)
+    (row,) = csv.DictReader(open(path))
+    assert row["student"] == "alice" and row["status"] == grading.NO_RECORD
+    report = grading.write_report(root, CHAPTER, course_dir, csv_path=path).read_text()
+    assert "1 student(s) in the gradebook, 0 graded, 0 failed, 1 without a grading record; 0 batch(es)" in report
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,13 +393,15 @@ def sharded(postgres, tmp_path_factory):
                 kill_machine(p)
     shard2 = sorted(s for s in students if shard_of[s] == 2)
     before_rerun = rows_of(url, shard2)
+    shard1_before_rerun = rows_of(url, sorted(s for s in students if shard_of[s] == 1))
     after_kill = _recorded(url)
     rerun = subprocess.run(grade_cmd(course, subs, tmp / "machine1", "1/2"), capture_output=True, text=True,
                            env=env, timeout=GRADE_TIMEOUT_S)
     logs_text = {k: (f.seek(0), f.read())[1] for k, f in logs.items()}
     yield {"killed": killed, "url": url, "course": course, "subs": subs, "students": students, "shard_of": shard_of, "tmp": tmp,
             "at_kill": at_kill, "after_kill": after_kill, "rc": {k: p.returncode for k, p in procs.items()},
-            "logs": logs_text, "before_rerun": before_rerun, "shard2": shard2, "rerun": rerun,
+            "logs": logs_text, "before_rerun": before_rerun, "shard2": shard2,
+            "shard1_before_rerun": shard1_before_rerun, "rerun": rerun,
             "course_id": nbg.course_id(course)}
     shutil.rmtree(scratch, ignore_errors=True)
 
@@ -365,9 +425,15 @@ def test_the_other_shard_finished_alone_and_its_grades_survive_the_rerun(sharded
     after = rows_of(sharded["url"], sharded["shard2"])
     assert after == sharded["before_rerun"]  # ids, scores, timestamps: untouched
     assert len(after["grades"]) == 2 * 4 and len(after["outcomes"]) == 4
-    # Before the rerun, shard 1's unfinished students had no grades at all (nothing half-written).
+    # Before the rerun, shard 1's unfinished students had no grades at all (nothing half-written): a
+    # student has nbgrader's submission and grades exactly when it has our outcome row.
     missing = [s for s, k in sharded["shard_of"].items() if k == 1 and s not in sharded["after_kill"]]
     assert missing, "shard 1 finished before it was killed"
+    killed = sharded["shard1_before_rerun"]
+    with_outcome = sorted(r[0] for r in killed["outcomes"])
+    assert sorted(r[1] for r in killed["submissions"]) == with_outcome, killed
+    assert sorted({r[-1] for r in killed["grades"]}) == with_outcome and len(killed["grades"]) == 2 * len(with_outcome)
+    assert not set(missing) & set(with_outcome)
 
 
 def test_every_grade_once_under_the_right_student(sharded):

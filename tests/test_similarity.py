@@ -114,3 +114,24 @@ def test_student_answers_reads_the_notebooks_functions_and_skips_links(tmp_path)
     got = similarity.student_answers(tmp_path, ["ch"])
     assert list(got) == ["softmax"]  # the one-liner is too short to compare; broken code is skipped
     assert similarity.student_answers(tmp_path, ["link"]) == {}
+
+
+def test_the_candidates_are_the_same_in_every_process():
+    """Python's ``hash()`` of strings changes with every process (PYTHONHASHSEED): MinHash over it would
+    pair different answers in two runs of ``export`` on the same gradebook."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import random, sys; sys.path.insert(0, {tests!r}); import test_similarity as t; "
+        "from autograder import similarity, verdict; rng = random.Random(5); "
+        "base = [t.random_function(rng) for _ in range(40)]; "
+        "codes = base + [t.renamed_copy(c) for c in base[:20]] + [c.replace(' + ', ' - ', 2) for c in base[20:]]; "
+        "v = sorted({{tuple(verdict.tokens(similarity.functions_of(c)['answer'])) for c in codes}}); "
+        "print(sorted(similarity._candidates(v)))"
+    ).format(tests=os.path.dirname(os.path.abspath(__file__)))
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "PYTHONHASHSEED": seed}) for seed in ("1", "2", "3")]
+    assert all(r.returncode == 0 for r in runs), [r.stderr[-2000:] for r in runs]
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout
