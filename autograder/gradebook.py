@@ -23,6 +23,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import zlib
 from pathlib import Path
 
@@ -149,6 +150,44 @@ def exclusive(url: str, what: str):
         eng.dispose()
 
 
+class GradebookBusy(RuntimeError):
+    """Another ``grade`` is writing the same SQLite gradebook."""
+
+
+@contextlib.contextmanager
+def sole_grader(url: str, what: str = "grade"):
+    """For a SQLite gradebook: make sure no other ``grade`` writes it while this one runs (raise
+    ``GradebookBusy`` at once otherwise). Each grader keeps the last copy it wrote and puts it back if
+    the file changed under it (``grading.MasterGradebook``), so two graders writing one file in turn
+    would each throw the other's grades away. A PostgreSQL gradebook needs no such lock: graders write
+    it in transactions of their own."""
+    path = sqlite_path(url)
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(path) + ".grading", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            other = f.read().strip() or "another process"
+            raise GradebookBusy(f"{path} is being written by another grade ({other}); wait for it to finish "
+                                "(two graders of one SQLite gradebook would undo each other's grades), or "
+                                "give this one its own --course-dir; several machines at once need a "
+                                "PostgreSQL gradebook (c.CourseDirectory.db_url)") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{what}, pid {os.getpid()} on {os.uname().nodename}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def ensure_tables(url: str) -> None:
     """Create our two tables if missing (after nbgrader's: nbgrader stamps a database that has no
     table at all as new, so ours must never come first)."""
@@ -259,3 +298,29 @@ def parse_shard(spec: str) -> tuple[int, int]:
     if not 1 <= k <= n:
         raise ValueError(f"--shard {spec}: K must be between 1 and N={n}; got K={k}")
     return k, n
+
+
+_SHARD_RE = re.compile(r", shard (\d+)/(\d+)$")
+
+
+def shard_gaps(runs: list[dict], chapter: str) -> list[str]:
+    """Warnings for the report from the chapter's finished batches (``batches``): a shard K of N that
+    no finished batch covers (its machine died or never ran: its students are missing from the CSV,
+    or only some of them are there), and shards of different N (some students in none of them).
+    A killed ``grade`` records no batch, and a student it had not reached has no row at all."""
+    seen: dict[int, set[int]] = {}
+    for r in runs:
+        m = _SHARD_RE.search(r.get("graded_by") or "")
+        if m:
+            seen.setdefault(int(m[2]), set()).add(int(m[1]))
+    lines = []
+    for n, done in sorted(seen.items()):
+        missing = [f"{k}/{n}" for k in range(1, n + 1) if k not in done]
+        if missing:
+            lines.append(f"no finished batch of shard {', '.join(missing)}: its students are missing from the "
+                         f"grades, or only some are there; run `python -m autograder grade {chapter} "
+                         f"--shard {missing[0]}` (and so on) again")
+    if len(seen) > 1:
+        lines.append(f"batches were split into different numbers of shards ({', '.join(f'N={n}' for n in sorted(seen))}):"
+                     " a student can fall in none of them; grade every shard of one N")
+    return lines

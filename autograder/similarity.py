@@ -11,6 +11,7 @@ ten thousand students), so only pairs that share *uncommon* code are compared, a
 meet in MinHash buckets (locality-sensitive hashing) over 3-token shingles, leaving out the shingles
 that most answers share (the given signature, the usual solution's idioms). Two answers alike only
 because both are the usual solution are then not listed; two that share an unusual stretch are.
+Identical answers (the same tokens) are always grouped, however common, in both regimes.
 """
 
 from __future__ import annotations

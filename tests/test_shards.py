@@ -142,6 +142,35 @@ def test_export_of_a_gradebook_graded_by_stock_nbgrader(tmp_path):
     assert "1 student(s) in the gradebook, 0 graded, 0 failed, 1 without a grading record; 0 batch(es)" in report
 
 
+def test_two_graders_of_one_sqlite_gradebook_are_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with gradebook.sole_grader(url, "grade 00_tiny"):
+        with pytest.raises(gradebook.GradebookBusy, match=r"grade 00_tiny, pid \d+"):
+            with gradebook.sole_grader(url):
+                pass
+        # in another process too (flock is per open file, so this is the case that matters)
+        code = (f"from autograder import gradebook\ntry:\n    with gradebook.sole_grader({url!r}): print('entered')\n"
+                "except gradebook.GradebookBusy as e: print('busy')")
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=nbg.venv_env())
+        assert proc.stdout.strip() == "busy", proc.stderr
+    with gradebook.sole_grader(url):  # released
+        pass
+    with gradebook.sole_grader("postgresql+psycopg://grader@db/course"), \
+            gradebook.sole_grader("postgresql+psycopg://grader@db/course"):
+        pass  # a server needs no lock of ours
+
+
+def test_the_report_names_the_shards_that_never_finished():
+    runs = [{"graded_by": "m1, shard 1/3"}, {"graded_by": "m2, shard 2/3"}, {"graded_by": "laptop"}]
+    (line,) = gradebook.shard_gaps(runs, CHAPTER)
+    assert "shard 3/3" in line and f"grade {CHAPTER} --shard 3/3" in line
+    assert gradebook.shard_gaps(runs + [{"graded_by": "m3, shard 3/3"}], CHAPTER) == []
+    assert gradebook.shard_gaps([{"graded_by": "m1"}], CHAPTER) == []
+    mixed = gradebook.shard_gaps([{"graded_by": "a, shard 1/2"}, {"graded_by": "b, shard 2/2"},
+                                  {"graded_by": "c, shard 1/1"}], CHAPTER)
+    assert len(mixed) == 1 and "N=1, N=2" in mixed[0]
+
+
 # ---------------------------------------------------------------------------------------------
 # A real PostgreSQL server.
 
@@ -408,6 +437,34 @@ def sharded(postgres, tmp_path_factory):
 
 def _expected(pattern) -> dict:
     return {name: (points if name in pattern else 0.0) for name, points in POINTS.items()}
+
+
+def _lock_intervals(url: str, tmp: Path) -> list[tuple[float, float]]:
+    """Three processes take ``gradebook.exclusive`` at the same moment, each holding it 0.5 s: when did
+    each hold it? (Without the lock the three intervals would overlap.)"""
+    code = ("import os, time\nfrom autograder import gradebook\n"
+            "time.sleep(max(0.0, float(os.environ['NN_TEST_AT']) - time.time()))\n"
+            "with gradebook.exclusive(os.environ['NN_TEST_URL'], 'setup test'):\n"
+            "    t0 = time.time(); time.sleep(0.5); print(t0, time.time())\n")
+    env = nbg.venv_env({"NN_TEST_URL": url, "NN_TEST_AT": str(time.time() + 4)})  # the URL's password: not in argv
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env, cwd=tmp) for _ in range(3)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e[-2000:] for _, e in outs]
+    return sorted(tuple(map(float, o.split())) for o, _ in outs)
+
+
+def _disjoint(intervals) -> bool:
+    return all(a_end <= b_start for (_, a_end), (b_start, _) in zip(intervals, intervals[1:]))
+
+
+def test_the_setup_lock_is_held_by_one_process_at_a_time_sqlite(tmp_path):
+    assert _disjoint(_lock_intervals(f"sqlite:///{tmp_path / 'gradebook.db'}", tmp_path))
+    assert not _disjoint([(0.0, 1.0), (0.5, 1.5)])  # the check itself can fail
+
+
+def test_the_setup_lock_is_held_by_one_process_at_a_time_postgresql(postgres, tmp_path):
+    assert _disjoint(_lock_intervals(postgres[1], tmp_path))
 
 
 def test_shard1_was_killed_midway_while_both_wrote(sharded):
