@@ -96,12 +96,20 @@ def test_a_large_class_is_compared_in_far_fewer_than_all_pairs_and_the_copies_ar
     assert groups == ["answer: copy_of_s0100, s0100", "answer: copy_of_s0300, s0300"], groups
 
 
-def test_a_small_class_is_compared_pair_by_pair():
+def test_a_small_class_is_compared_pair_by_pair(monkeypatch):
     rng = random.Random(3)
     base = random_function(rng)
     codes = {f"s{i}": renamed_copy(base) if i % 2 else base for i in range(10)}
     codes.update({f"o{i}": random_function(rng) for i in range(10)})
-    assert similarity.report(_answers(codes), None) == similarity.report(_answers(codes), None, exhaustive=True)
+    exhaustive = similarity.report(_answers(codes), None, exhaustive=True)
+    calls = []
+    real = similarity._candidates
+    monkeypatch.setattr(similarity, "_candidates", lambda v: calls.append(len(v)) or real(v))
+    assert similarity.report(_answers(codes), None) == exhaustive
+    assert calls == []  # no MinHash for a small class: every pair was compared
+    more = {**codes, **{f"x{i}": random_function(rng) for i in range(similarity.EXHAUSTIVE_MAX)}}
+    similarity.report(_answers(more), None)
+    assert calls and calls[0] > similarity.EXHAUSTIVE_MAX  # beyond it, candidates only
 
 
 def test_student_answers_reads_the_notebooks_functions_and_skips_links(tmp_path):
