@@ -206,6 +206,9 @@ def _cmd_export(args) -> int:
     except MissingEntry:
         print(f"error: no {args.chapter} in the gradebook yet: grade it first", file=sys.stderr)
         return 1
+    except RuntimeError as exc:  # e.g. gradebook.GradebookSettingError
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     report = grading.write_report(args.root, args.chapter, _course_dir(args), csv_path=path)
     print(f"grades CSV: {path}\nreport:     {report}")
     return 0

@@ -89,6 +89,7 @@ also be the course folder that contains ``submitted/``).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -730,7 +731,8 @@ def generate_feedback(root: Path, chapter: str, course_dir: Path, students: list
     return course_dir / "feedback", problems
 
 
-NO_RECORD = "no grading record (graded by stock nbgrader, or its grading was interrupted: grade it again)"
+NO_RECORD = ("no grading record (graded by stock nbgrader, or by this course's grader before it kept records in "
+             "the gradebook: grade it again)")
 
 
 def export_csv(root: Path, chapter: str, course_dir: Path, course_id: str | None = None,
@@ -837,7 +839,11 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
             zygote = Zygote(nbg.venv_env())
         except (ZygoteDied, OSError, ValueError) as exc:
             log(f"note: starting each nbgrader process from scratch ({exc})")
+    batch_lock = contextlib.ExitStack()
     try:
+        # Two graders of one SQLite file would each put back their own last copy over the other's grades.
+        batch_lock.enter_context(gradebook.sole_grader(
+            url, f"grade {chapter}" + (f" --shard {shard[0]}/{shard[1]}" if shard else "")))
         template = tmp / "template"
         release_dir = nbg.generate_assignment(root, chapter, template, zygote=zygote)
         notebooks = sorted(p.stem for p in release_dir.glob("*.ipynb"))
@@ -914,6 +920,7 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
                                           feedback_dir=result.feedback_dir, compare=shard is None)
         return result
     finally:
+        batch_lock.close()
         if judge is not None:
             judge.close()
         if zygote is not None:
@@ -1028,6 +1035,7 @@ def write_report(root: Path, chapter: str, course_dir: Path, course_id: str | No
         f"{len(records) - n_ok} failed" + (f", {len(scores) - len(records)} without a grading record"
                                            if len(scores) > len(records) else "")
         + f"; {len(runs)} batch(es) on {len(machines)} machine(s)"]
+    text += [f"WARNING: {w}" for w in gradebook.shard_gaps(runs, chapter)]
     if runs:
         latest = runs[0]
         text += [f"Latest batch ({latest['graded_by']}, {latest['finished_at']:%Y-%m-%d %H:%M} UTC): " + latest["line"]

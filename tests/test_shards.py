@@ -424,13 +424,15 @@ def sharded(postgres, tmp_path_factory):
     before_rerun = rows_of(url, shard2)
     shard1_before_rerun = rows_of(url, sorted(s for s in students if shard_of[s] == 1))
     after_kill = _recorded(url)
+    report_path = tmp / "machine2" / "reports" / f"{CHAPTER}-report.txt"
+    report_before_rerun = report_path.read_text() if report_path.exists() else ""
     rerun = subprocess.run(grade_cmd(course, subs, tmp / "machine1", "1/2"), capture_output=True, text=True,
                            env=env, timeout=GRADE_TIMEOUT_S)
     logs_text = {k: (f.seek(0), f.read())[1] for k, f in logs.items()}
     yield {"killed": killed, "url": url, "course": course, "subs": subs, "students": students, "shard_of": shard_of, "tmp": tmp,
             "at_kill": at_kill, "after_kill": after_kill, "rc": {k: p.returncode for k, p in procs.items()},
             "logs": logs_text, "before_rerun": before_rerun, "shard2": shard2,
-            "shard1_before_rerun": shard1_before_rerun, "rerun": rerun,
+            "shard1_before_rerun": shard1_before_rerun, "rerun": rerun, "report_before_rerun": report_before_rerun,
             "course_id": nbg.course_id(course)}
     shutil.rmtree(scratch, ignore_errors=True)
 
@@ -505,6 +507,13 @@ def test_every_grade_once_under_the_right_student(sharded):
         assert status == "graded" and graded_by.endswith(f"shard {sharded['shard_of'][student]}/2"), graded_by
 
 
+def test_the_surviving_shards_report_warns_of_the_dead_one(sharded):
+    """Students the killed shard never reached have no row at all: the report must say a shard is missing."""
+    report = sharded["report_before_rerun"]
+    assert "WARNING: no finished batch of shard 1/2" in report, report
+    assert report.startswith("Sandbox: ")  # the sandbox line stays first
+
+
 def test_csv_and_report_are_built_from_the_gradebook_on_any_machine(sharded):
     third = sharded["tmp"] / "machine3"  # a TA's laptop: no submissions, no autograded notebooks
     proc = subprocess.run([sys.executable, "-m", "autograder", "export", CHAPTER, "--root", str(sharded["course"]),
@@ -519,6 +528,7 @@ def test_csv_and_report_are_built_from_the_gradebook_on_any_machine(sharded):
         assert rows[student]["status"] == "graded"
     report = (third / "reports" / f"{CHAPTER}-report.txt").read_text()
     assert report.startswith("Sandbox: each submission's kernel ran in its own sandbox")
+    assert "WARNING" not in report  # every shard has a finished batch now
     assert "8 student(s) in the gradebook, 8 graded, 0 failed; 2 batch(es)" in report  # the killed run left none
     assert "[graded by]" in report and "shard 1/2" in report and "shard 2/2" in report
     assert server_password(sharded["url"]) not in report  # the URL is shown without its password
