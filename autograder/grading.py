@@ -904,6 +904,10 @@ def grade(root: Path, chapter: str, submissions: Path, course_dir: Path | None =
         result.judge_notes = _judge_notes(judge)
         result.phases["setup"] = t_setup
         result.phases["autograde"] = time.monotonic() - t_start - t_setup
+        if shard is not None and gradebook.sqlite_path(url) is not None:
+            result.incidents.append(f"--shard {shard[0]}/{shard[1]} with a SQLite gradebook: this machine's grades are "
+                                    "in its own file only; machines that share a class need one PostgreSQL "
+                                    "gradebook (c.CourseDirectory.db_url)")
         result.shard_line = (f"{len(students)} of the {n_found} submission folder(s) are in shard "
                              f"{shard[0]}/{shard[1]}" if shard else "")
         if feedback:

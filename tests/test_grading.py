@@ -367,3 +367,16 @@ def test_feedback_split_among_processes_covers_each_student_once(batch, tmp_path
     fb, problems = grading.generate_feedback(batch["course"], CHAPTER, course_dir, ["zero", "broken"], jobs=3)
     assert [p.parent.parent.name for p in fb.glob(f"*/{CHAPTER}/{CHAPTER}.html")] == ["zero"]
     assert problems == ["no autograded notebook (grade first) for: broken"]
+
+
+def test_a_shard_with_a_sqlite_gradebook_grades_its_share_and_says_the_grades_stay_local(batch, tmp_path):
+    from autograder import gradebook
+
+    result = grading.grade(batch["course"], CHAPTER, batch["subs"], tmp_path / "cd", jobs=2, timeout=TIMEOUT,
+                           feedback=False, progress=False, shard=(2, 3))
+    everyone = sorted(p.name for p in batch["subs"].iterdir())
+    assert [o.student for o in result.outcomes] == [s for s in everyone if gradebook.shard_of(s, 3) == 2]
+    report = result.report_path.read_text()
+    assert "with a SQLite gradebook: this machine's grades are in its own file only" in report
+    assert f"of the {len(everyone)} submission folder(s) are in shard 2/3" in report
+    assert "WARNING: no finished batch of shard 1/3, 3/3" in report
