@@ -731,8 +731,10 @@ def generate_feedback(root: Path, chapter: str, course_dir: Path, students: list
     return course_dir / "feedback", problems
 
 
-NO_RECORD = ("no grading record (graded by stock nbgrader, or by this course's grader before it kept records in "
-             "the gradebook: grade it again)")
+# nbgrader's add_submission commits by itself, so a grader killed in the few milliseconds before our own
+# commit leaves a submission without its record, like stock nbgrader and this grader's earlier versions.
+NO_RECORD = ("no grading record (graded by stock nbgrader or an earlier version of this grader, or its grading "
+             "was cut off: grade it again)")
 
 
 def export_csv(root: Path, chapter: str, course_dir: Path, course_id: str | None = None,
