@@ -17,7 +17,6 @@ Identical answers (the same tokens) are always grouped, however common, in both 
 from __future__ import annotations
 
 import ast
-import difflib
 import hashlib
 import inspect
 import json
@@ -76,13 +75,8 @@ def student_answers(folder: Path, notebooks: list[str]) -> dict:
 
 
 def alike(a: list[str], b: list[str]) -> float:
-    """SequenceMatcher's ratio of two token lists; 0 when a cheap upper bound is below the threshold."""
-    if not a or not b:
-        return 0.0
-    m = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    if m.real_quick_ratio() < THRESHOLD or m.quick_ratio() < THRESHOLD:
-        return 0.0
-    return m.ratio()
+    """How alike two token lists are (``verdict.similarity``); 0 when surely below the threshold."""
+    return verdict.similarity(a, b, at_least=THRESHOLD)
 
 
 def _shingles(toks: tuple) -> set:

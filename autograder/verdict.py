@@ -202,9 +202,14 @@ def tokens(source: str) -> list[str]:
         return []
 
 
-def similarity(a: list[str], b: list[str]) -> float:
+def similarity(a: list[str], b: list[str], at_least: float = 0.0) -> float:
+    """``difflib.SequenceMatcher``'s ratio of two token lists; 0 at once when a cheap upper bound of
+    it is below ``at_least`` (most pairs of a class, so the report need not compute them)."""
     import difflib
 
     if not a or not b:
         return 0.0
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    m = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if m.real_quick_ratio() < at_least or m.quick_ratio() < at_least:
+        return 0.0
+    return m.ratio()

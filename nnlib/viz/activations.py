@@ -15,7 +15,6 @@ that ends with a call shows the figure exactly once and nothing stays open betwe
 - ``plot_softmax_jacobian``: a softmax output and its Jacobian ``diag(s) - s s^T``.
 """
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,37 +22,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from nnlib import activations as ref
-from nnlib.viz import student_or_reference
-
-#: Part of the message of the grading sandbox's stubs (``autograder.sandbox.stub_sources``): while the
-#: chapter is graded, nnlib's answers to its exercises raise ``RuntimeError`` with this text.
-GRADING_STUB_TEXT = "is not available while chapter"
-
-
-def is_grading_stub(error):
-    """Whether ``error`` comes from a grading sandbox's stub of an nnlib function (and not from a real bug)."""
-    return isinstance(error, RuntimeError) and GRADING_STUB_TEXT in str(error)
-
+from nnlib.viz import GRADING_STUB_TEXT, is_grading_stub, skipped_under_grading_stubs, student_or_reference  # noqa: F401
 
 def _skipped_under_grading_stubs(what):
-    """Decorator: a figure that needs nnlib's activations (as the fallback, or to compare with) prints one
-    line and returns None when the grader has stubbed them, instead of a traceback in the student's
-    feedback; any other error propagates."""
-
-    def decorate(plot):
-        @functools.wraps(plot)
-        def wrapper(*args, **kwargs):
-            try:
-                return plot(*args, **kwargs)
-            except RuntimeError as error:
-                if not is_grading_stub(error):
-                    raise
-                print(f"{what}: skipped while this chapter is graded (the grader replaces nnlib's activations with stubs).")
-                return None
-
-        return wrapper
-
-    return decorate
+    """Decorator: the figure ``what`` is skipped, with one line, while the grader stubs nnlib's activations."""
+    return skipped_under_grading_stubs(what, "nnlib's activations")
 
 
 #: Colours: the student's curves, the reference, and disagreements.

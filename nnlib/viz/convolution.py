@@ -17,13 +17,15 @@ yet (``nnlib.viz.student_or_reference``); titles say which was used. Figures are
 Shape letters: N images, C channels, F filters, H/W height/width, KH/KW kernel.
 """
 
-import functools
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from nnlib import conv
-from nnlib.viz import attempted, student_or_reference
+from nnlib.viz import (GRADING_STUB_TEXT, attempted, is_grading_stub, print_skipped,  # noqa: F401
+                       skipped_under_grading_stubs, student_or_reference)
+
+STUBBED = "nnlib's convolutions"
 
 #: Hand-made 3x3 kernels; the layer computes a cross-correlation, so they are written as they slide.
 KERNELS = {
@@ -37,16 +39,6 @@ KERNELS = {
 
 
 # -- nnlib's convolutions in the grader ----------------------------------------------------------------
-
-#: Part of the message of the grading sandbox's stubs (``autograder.sandbox.stub_sources``): while the
-#: chapter is graded, nnlib's answers to its exercises raise ``RuntimeError`` with this text.
-GRADING_STUB_TEXT = "is not available while chapter"
-
-
-def is_grading_stub(error):
-    """Whether ``error`` comes from a grading sandbox's stub of an nnlib function (and not from a real bug)."""
-    return isinstance(error, RuntimeError) and GRADING_STUB_TEXT in str(error)
-
 
 def nnlib_available():
     """True when nnlib's convolution layers run; False only under the grader's stubs.
@@ -70,27 +62,12 @@ def nnlib_available():
 
 def skipped(what):
     """Print the one line an experiment on nnlib's layers shows instead of its result while the chapter is graded."""
-    print(f"{what}: skipped while this chapter is graded (the grader replaces nnlib's convolutions with stubs).")
+    print_skipped(what, STUBBED)
 
 
 def _skipped_under_grading_stubs(what):
-    """Decorator: a figure that needs nnlib's fallback (the student's function unwritten) prints ``skipped(what)``
-    and returns None when the grader has stubbed nnlib's convolutions; any other error propagates."""
-
-    def decorate(plot):
-        @functools.wraps(plot)
-        def wrapper(*args, **kwargs):
-            try:
-                return plot(*args, **kwargs)
-            except RuntimeError as error:
-                if not is_grading_stub(error):
-                    raise
-                skipped(what)
-                return None
-
-        return wrapper
-
-    return decorate
+    """Decorator: the figure ``what`` is skipped, with one line, while the grader stubs nnlib's convolutions."""
+    return skipped_under_grading_stubs(what, STUBBED)
 
 
 # -- the student's functions, or nnlib's --------------------------------------------------------------
